@@ -1,0 +1,77 @@
+import { randomBytes } from "node:crypto";
+import type { Caller } from "../domain/principal.js";
+import type { RootOfTrust } from "../root/root-of-trust.js";
+import type { KeyStore, Principal } from "../store/store.js";
+
+const BASE32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+
+function randomBase32(length: number): string {
+  const bytes = randomBytes(length);
+  let out = "";
+  for (const byte of bytes) out += BASE32[byte & 31];
+  return out;
+}
+
+function secretContext(accessKeyId: string): string {
+  return `trent/access-key-secret/${accessKeyId}`;
+}
+
+export interface IssuedAccessKey {
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+  readonly principalArn: string;
+}
+
+/** A principal's identity as the edge learns it from a verified access key. */
+export type CallerIdentity = Omit<Caller, "region">;
+
+/**
+ * Access keys for SigV4. The secret must be recoverable to verify signatures, so it is stored
+ * wrapped under the root of trust with the access key id bound as associated data.
+ */
+export class AccessKeys {
+  constructor(
+    private readonly store: KeyStore,
+    private readonly root: RootOfTrust,
+  ) {}
+
+  /** Creates an IAM-style user principal if it does not exist. */
+  async ensureUser(accountId: string, userName: string): Promise<Principal> {
+    const arn = `arn:aws:iam::${accountId}:user/${userName}`;
+    const existing = await this.store.getPrincipal(arn);
+    if (existing) return existing;
+    const principal = { arn, accountId, principalId: `AIDA${randomBase32(17)}` };
+    await this.store.putPrincipal(principal);
+    return principal;
+  }
+
+  async issue(principal: Principal): Promise<IssuedAccessKey> {
+    const accessKeyId = `AKIA${randomBase32(16)}`;
+    const secretAccessKey = randomBytes(30).toString("base64");
+    await this.store.createAccessKey({
+      accessKeyId,
+      principalArn: principal.arn,
+      wrappedSecret: await this.root.wrap(Buffer.from(secretAccessKey, "utf8"), secretContext(accessKeyId)),
+      createdAt: new Date(),
+    });
+    return { accessKeyId, secretAccessKey, principalArn: principal.arn };
+  }
+
+  /** The secret and identity behind an access key id, or undefined when it is unknown. */
+  async lookup(accessKeyId: string): Promise<{ secret: string; identity: CallerIdentity } | undefined> {
+    const accessKey = await this.store.getAccessKey(accessKeyId);
+    if (!accessKey) return undefined;
+    const principal = await this.store.getPrincipal(accessKey.principalArn);
+    if (!principal) return undefined;
+    const secret = (await this.root.unwrap(accessKey.wrappedSecret, secretContext(accessKeyId))).toString("utf8");
+    return {
+      secret,
+      identity: {
+        principalArn: principal.arn,
+        principalId: principal.principalId,
+        accountId: principal.accountId,
+        accessKeyId,
+      },
+    };
+  }
+}

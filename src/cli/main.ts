@@ -1,0 +1,182 @@
+#!/usr/bin/env node
+import { Command, InvalidArgumentError, Option } from "commander";
+import { DATA_KEY_PAIR_SPECS, type DataKeyPairSpec } from "../crypto/data-key-pair-spec.js";
+import { openDataDirectory, startTrent, writeCredentialsFile } from "../server/trent.js";
+
+const DEFAULT_POOL_DEPTH: Record<DataKeyPairSpec, number> = Object.fromEntries(
+  DATA_KEY_PAIR_SPECS.map((spec) => [spec, spec.startsWith("RSA_") ? 2 : 8]),
+) as Record<DataKeyPairSpec, number>;
+
+function parseListen(value: string): { host: string; port: number } {
+  const match = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(value);
+  const port = Number(match?.[2]);
+  if (!match || port > 65535) throw new InvalidArgumentError("expected HOST:PORT, e.g. 127.0.0.1:8080");
+  return { host: (match[1] as string).replace(/^\[|\]$/g, ""), port };
+}
+
+/** `N` sets every spec; `SPEC=N,SPEC=N` sets some and keeps the defaults for the rest. */
+function parsePoolDepth(value: string): Record<DataKeyPairSpec, number> {
+  if (/^\d+$/.test(value)) {
+    return Object.fromEntries(DATA_KEY_PAIR_SPECS.map((spec) => [spec, Number(value)])) as Record<
+      DataKeyPairSpec,
+      number
+    >;
+  }
+  const depth = { ...DEFAULT_POOL_DEPTH };
+  for (const entry of value.split(",")) {
+    const [spec, count] = entry.split("=");
+    if (!DATA_KEY_PAIR_SPECS.includes(spec as DataKeyPairSpec) || !/^\d+$/.test(count ?? "")) {
+      throw new InvalidArgumentError(`expected N or SPEC=N,... with SPEC one of ${DATA_KEY_PAIR_SPECS.join(", ")}`);
+    }
+    depth[spec as DataKeyPairSpec] = Number(count);
+  }
+  return depth;
+}
+
+function parsePositiveInt(value: string): number {
+  if (!/^[1-9]\d*$/.test(value)) throw new InvalidArgumentError("expected a positive integer");
+  return Number(value);
+}
+
+function parseAccountId(value: string): string {
+  if (!/^\d{12}$/.test(value)) throw new InvalidArgumentError("expected a 12-digit account id");
+  return value;
+}
+
+const dataOption = () => new Option("--data <dir>", "data directory").env("TRENT_DATA").default(".trent");
+const rootKeyOption = () =>
+  new Option("--root-key <base64>", "root key (32 bytes, base64) instead of <data>/root.key").env("TRENT_ROOT_KEY");
+
+const program = new Command("trent").description("A key management service that speaks the AWS KMS API");
+
+program
+  .command("serve")
+  .description("start the service")
+  .addOption(
+    new Option("--listen <host:port>", "address to listen on")
+      .env("TRENT_LISTEN")
+      .default("127.0.0.1:8080")
+      .argParser(parseListen),
+  )
+  .addOption(dataOption())
+  .addOption(rootKeyOption())
+  .addOption(
+    new Option("--account-id <id>", "12-digit account id, used when the data directory is created")
+      .env("TRENT_ACCOUNT_ID")
+      .argParser(parseAccountId),
+  )
+  .addOption(
+    new Option("--region <region>", "region written to the admin credentials file")
+      .env("TRENT_REGION")
+      .default("us-east-1"),
+  )
+  .addOption(
+    new Option("--key-pair-pool <depth>", "pre-generated data key pairs kept per spec: N, or SPEC=N,...")
+      .env("TRENT_KEY_PAIR_POOL")
+      .argParser(parsePoolDepth),
+  )
+  .addOption(
+    new Option("--key-pair-workers <n>", "worker threads refilling the key pair pool")
+      .env("TRENT_KEY_PAIR_WORKERS")
+      .default(1)
+      .argParser(parsePositiveInt),
+  )
+  .addOption(new Option("--no-sm2", "refuse SM2 data key pairs, as AWS does outside China regions").env("TRENT_NO_SM2"))
+  .addOption(new Option("--log-level <level>", "pino log level").env("TRENT_LOG_LEVEL").default("info"))
+  .action(async (options) => {
+    const listen = typeof options.listen === "string" ? parseListen(options.listen) : options.listen;
+    const trent = await startTrent({
+      host: listen.host,
+      port: listen.port,
+      dataDir: options.data,
+      accountId: options.accountId,
+      region: options.region,
+      rootKey: options.rootKey,
+      keyPairPoolDepth: options.keyPairPool ?? DEFAULT_POOL_DEPTH,
+      keyPairWorkers: options.keyPairWorkers,
+      allowSm2: options.sm2 !== false,
+      logLevel: options.logLevel,
+      deletionSweepMs: 60_000,
+    });
+    const stop = async (signal: string) => {
+      trent.logger.info({ signal }, "stopping");
+      await trent.close();
+      process.exit(0);
+    };
+    process.once("SIGINT", stop);
+    process.once("SIGTERM", stop);
+  });
+
+const accessKey = program.command("access-key").description("manage access keys of principals");
+
+accessKey
+  .command("create")
+  .description("create an access key for a user (created if new) and print it, or write it as a credentials file")
+  .requiredOption("--user <name>", "IAM-style user name")
+  .addOption(new Option("--account-id <id>", "the user's account (default: Trent's account)").argParser(parseAccountId))
+  .option("--credentials-file <file>", "write an AWS shared-credentials file (mode 0600) instead of printing")
+  .option("--profile <name>", "profile name in the credentials file", "trent")
+  .option("--region <region>", "region in the credentials file", "us-east-1")
+  .addOption(dataOption())
+  .addOption(rootKeyOption())
+  .action(async (options) => {
+    const data = await openDataDirectory(options.data, options.rootKey);
+    try {
+      if (!/^[\w+=,.@-]{1,64}$/.test(options.user))
+        throw new InvalidArgumentError("user names are 1-64 of [A-Za-z0-9_+=,.@-]");
+      const principal = await data.accessKeys.ensureUser(options.accountId ?? data.accountId, options.user);
+      const issued = await data.accessKeys.issue(principal);
+      if (options.credentialsFile) {
+        writeCredentialsFile(options.credentialsFile, options.profile, issued, options.region);
+        process.stdout.write(
+          `${issued.accessKeyId} for ${issued.principalArn} written to ${options.credentialsFile}\n`,
+        );
+      } else {
+        process.stdout.write(
+          `${JSON.stringify({ AccessKeyId: issued.accessKeyId, SecretAccessKey: issued.secretAccessKey, Arn: issued.principalArn }, null, 2)}\n`,
+        );
+      }
+    } finally {
+      await data.store.close();
+    }
+  });
+
+accessKey
+  .command("list")
+  .description("list access keys (never their secrets)")
+  .option("--user-arn <arn>", "only this principal's keys")
+  .addOption(dataOption())
+  .addOption(rootKeyOption())
+  .action(async (options) => {
+    const data = await openDataDirectory(options.data, options.rootKey);
+    try {
+      for (const key of await data.store.listAccessKeys(options.userArn ?? null)) {
+        process.stdout.write(`${key.accessKeyId}\t${key.principalArn}\t${key.createdAt.toISOString()}\n`);
+      }
+    } finally {
+      await data.store.close();
+    }
+  });
+
+accessKey
+  .command("delete")
+  .description("delete an access key; requests signed with it are refused from then on")
+  .argument("<access-key-id>")
+  .addOption(dataOption())
+  .addOption(rootKeyOption())
+  .action(async (accessKeyId: string, options) => {
+    const data = await openDataDirectory(options.data, options.rootKey);
+    try {
+      if (!(await data.store.deleteAccessKey(accessKeyId))) {
+        process.stderr.write(`no access key ${accessKeyId}\n`);
+        process.exitCode = 1;
+      }
+    } finally {
+      await data.store.close();
+    }
+  });
+
+program.parseAsync(process.argv).catch((error: unknown) => {
+  process.stderr.write(`trent: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});

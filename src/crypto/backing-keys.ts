@@ -1,0 +1,62 @@
+import { randomBytes } from "node:crypto";
+import type { RootOfTrust } from "../root/root-of-trust.js";
+import type { KeyStore } from "../store/store.js";
+
+const BACKING_KEY_BYTES = 32;
+
+function wrapContext(keyId: string, version: number): string {
+  return `trent/backing-key/${keyId}/${version}`;
+}
+
+/**
+ * The 256-bit secret behind each version of a symmetric KMS key. Created from the CSPRNG, stored
+ * only wrapped under the root of trust (key id and version bound as associated data), and kept
+ * unwrapped in a bounded in-memory cache so the hot path does not reach the store or the root.
+ */
+export class BackingKeys {
+  private readonly cache = new Map<string, Buffer>();
+
+  constructor(
+    private readonly store: KeyStore,
+    private readonly root: RootOfTrust,
+    private readonly maxCached = 10_000,
+  ) {}
+
+  async create(keyId: string, version: number): Promise<{ plaintext: Buffer; wrapped: Buffer }> {
+    const plaintext = randomBytes(BACKING_KEY_BYTES);
+    const wrapped = await this.root.wrap(plaintext, wrapContext(keyId, version));
+    this.remember(`${keyId}/${version}`, plaintext);
+    return { plaintext, wrapped };
+  }
+
+  /** The plaintext backing key, or undefined when that key version does not exist. */
+  async get(keyId: string, version: number): Promise<Buffer | undefined> {
+    const cacheKey = `${keyId}/${version}`;
+    const cached = this.cache.get(cacheKey);
+    if (cached) return cached;
+    const wrapped = await this.store.getKeyMaterial(keyId, version);
+    if (!wrapped) return undefined;
+    const plaintext = await this.root.unwrap(wrapped, wrapContext(keyId, version));
+    this.remember(cacheKey, plaintext);
+    return plaintext;
+  }
+
+  /** Drops every cached version of a key, zeroing it (after deletion). */
+  forget(keyId: string): void {
+    for (const [cacheKey, value] of this.cache) {
+      if (cacheKey.startsWith(`${keyId}/`)) {
+        value.fill(0);
+        this.cache.delete(cacheKey);
+      }
+    }
+  }
+
+  private remember(cacheKey: string, plaintext: Buffer): void {
+    if (this.cache.size >= this.maxCached) {
+      const oldest = this.cache.keys().next().value as string;
+      this.cache.get(oldest)?.fill(0);
+      this.cache.delete(oldest);
+    }
+    this.cache.set(cacheKey, plaintext);
+  }
+}

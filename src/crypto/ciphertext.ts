@@ -1,0 +1,106 @@
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from "node:crypto";
+
+/**
+ * Trent's symmetric ciphertext blob (docs/ciphertext-format.md):
+ *
+ *   version(1)=1 | keyType(1)=1 | keyIdLength(1) | keyId | keyVersion(4, BE) | salt(32) | iv(12) | body | tag(16)
+ *
+ * Every ciphertext gets its own AES-256-GCM key, HKDF-SHA256(backing key, salt, header), so the
+ * number of ciphertexts per backing key is not bounded by GCM's random-IV limit. The header
+ * (everything before `body`) and the canonical encryption context are the associated data: any
+ * change to the blob, or a different context, fails authentication.
+ */
+export const CIPHERTEXT_FORMAT_VERSION = 1;
+export const KEY_TYPE_SYMMETRIC_AES_256_GCM = 1;
+
+const SALT_BYTES = 32;
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+const FIXED_HEADER_BYTES = 3;
+
+export interface CiphertextHeader {
+  readonly keyId: string;
+  readonly keyVersion: number;
+}
+
+export class MalformedCiphertextError extends Error {}
+
+export function encryptBlob(
+  backingKey: Buffer,
+  header: CiphertextHeader,
+  plaintext: Uint8Array,
+  encodedContext: Buffer,
+): Buffer {
+  const keyId = Buffer.from(header.keyId, "ascii");
+  if (keyId.length === 0 || keyId.length > 255) throw new RangeError("key id length out of range");
+  const head = Buffer.allocUnsafe(FIXED_HEADER_BYTES + keyId.length + 4 + SALT_BYTES + IV_BYTES);
+  head[0] = CIPHERTEXT_FORMAT_VERSION;
+  head[1] = KEY_TYPE_SYMMETRIC_AES_256_GCM;
+  head[2] = keyId.length;
+  keyId.copy(head, FIXED_HEADER_BYTES);
+  let offset = FIXED_HEADER_BYTES + keyId.length;
+  head.writeUInt32BE(header.keyVersion, offset);
+  offset += 4;
+  randomBytes(SALT_BYTES + IV_BYTES).copy(head, offset);
+  const salt = head.subarray(offset, offset + SALT_BYTES);
+  const iv = head.subarray(offset + SALT_BYTES);
+
+  const dataKey = deriveCiphertextKey(backingKey, salt, head.subarray(0, offset));
+  const cipher = createCipheriv("aes-256-gcm", dataKey, iv);
+  dataKey.fill(0);
+  cipher.setAAD(head);
+  cipher.setAAD(encodedContext);
+  const body = cipher.update(plaintext);
+  cipher.final();
+  return Buffer.concat([head, body, cipher.getAuthTag()]);
+}
+
+/** Reads the header without authenticating it; `decryptBlob` authenticates everything. */
+export function parseBlobHeader(blob: Uint8Array): CiphertextHeader {
+  const b = Buffer.from(blob.buffer, blob.byteOffset, blob.byteLength);
+  if (b.length < FIXED_HEADER_BYTES) throw new MalformedCiphertextError("too short");
+  if (b[0] !== CIPHERTEXT_FORMAT_VERSION || b[1] !== KEY_TYPE_SYMMETRIC_AES_256_GCM) {
+    throw new MalformedCiphertextError("unknown format");
+  }
+  const keyIdLength = b[2] as number;
+  if (keyIdLength === 0 || b.length < headerLength(keyIdLength) + TAG_BYTES) {
+    throw new MalformedCiphertextError("too short");
+  }
+  const keyId = b.toString("ascii", FIXED_HEADER_BYTES, FIXED_HEADER_BYTES + keyIdLength);
+  return { keyId, keyVersion: b.readUInt32BE(FIXED_HEADER_BYTES + keyIdLength) };
+}
+
+/** Returns the plaintext, or throws MalformedCiphertextError when anything fails to authenticate. */
+export function decryptBlob(backingKey: Buffer, blob: Uint8Array, encodedContext: Buffer): Buffer {
+  const b = Buffer.from(blob.buffer, blob.byteOffset, blob.byteLength);
+  const keyIdLength = b[2] as number;
+  const headEnd = headerLength(keyIdLength);
+  const saltStart = FIXED_HEADER_BYTES + keyIdLength + 4;
+  const head = b.subarray(0, headEnd);
+  const dataKey = deriveCiphertextKey(
+    backingKey,
+    b.subarray(saltStart, saltStart + SALT_BYTES),
+    b.subarray(0, saltStart),
+  );
+  const decipher = createDecipheriv("aes-256-gcm", dataKey, b.subarray(saltStart + SALT_BYTES, headEnd));
+  dataKey.fill(0);
+  decipher.setAAD(head);
+  decipher.setAAD(encodedContext);
+  decipher.setAuthTag(b.subarray(b.length - TAG_BYTES));
+  const plaintext = decipher.update(b.subarray(headEnd, b.length - TAG_BYTES));
+  try {
+    decipher.final();
+  } catch {
+    plaintext.fill(0);
+    throw new MalformedCiphertextError("authentication failed");
+  }
+  return plaintext;
+}
+
+function headerLength(keyIdLength: number): number {
+  return FIXED_HEADER_BYTES + keyIdLength + 4 + SALT_BYTES + IV_BYTES;
+}
+
+function deriveCiphertextKey(backingKey: Buffer, salt: Buffer, info: Buffer): Buffer {
+  return Buffer.from(hkdfSync("sha256", backingKey, salt, info, 32));
+}

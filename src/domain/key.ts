@@ -1,0 +1,94 @@
+import { createHash } from "node:crypto";
+import type {
+  CustomerMasterKeySpec,
+  KeyMetadata,
+  KeySpec,
+  KeyState,
+  KeyUsageType,
+  OriginType,
+} from "@aws-sdk/client-kms";
+
+/** A KMS key as the store holds it: metadata only; key material lives in versioned rows beside it. */
+export interface KmsKey {
+  readonly keyId: string;
+  readonly accountId: string;
+  readonly region: string;
+  readonly createdAt: Date;
+  description: string;
+  readonly keySpec: KeySpec;
+  readonly keyUsage: KeyUsageType;
+  readonly origin: OriginType;
+  keyState: KeyState;
+  deletionDate: Date | null;
+  pendingDeletionWindowInDays: number | null;
+  policy: string;
+  /** The newest backing-key version; ciphertexts name the version they were made with. */
+  currentVersion: number;
+}
+
+export interface Tag {
+  readonly TagKey: string;
+  readonly TagValue: string;
+}
+
+export function keyArn(key: Pick<KmsKey, "region" | "accountId" | "keyId">): string {
+  return `arn:aws:kms:${key.region}:${key.accountId}:key/${key.keyId}`;
+}
+
+export function aliasArn(region: string, accountId: string, aliasName: string): string {
+  return `arn:aws:kms:${region}:${accountId}:${aliasName}`;
+}
+
+/** The deprecated CustomerMasterKeySpec field is shown only for the specs that existed when it was current. */
+const CUSTOMER_MASTER_KEY_SPECS: ReadonlySet<string> = new Set([
+  "RSA_2048",
+  "RSA_3072",
+  "RSA_4096",
+  "ECC_NIST_P256",
+  "ECC_NIST_P384",
+  "ECC_NIST_P521",
+  "ECC_SECG_P256K1",
+  "SYMMETRIC_DEFAULT",
+  "HMAC_224",
+  "HMAC_256",
+  "HMAC_384",
+  "HMAC_512",
+  "SM2",
+]);
+
+const ENCRYPTION_ALGORITHMS_BY_SPEC: Partial<Record<KeySpec, string[]>> = {
+  SYMMETRIC_DEFAULT: ["SYMMETRIC_DEFAULT"],
+};
+
+export function describeKey(key: KmsKey): KeyMetadata {
+  const metadata: KeyMetadata = {
+    AWSAccountId: key.accountId,
+    KeyId: key.keyId,
+    Arn: keyArn(key),
+    CreationDate: key.createdAt,
+    Enabled: key.keyState === "Enabled",
+    Description: key.description,
+    KeyUsage: key.keyUsage,
+    KeyState: key.keyState,
+    Origin: key.origin,
+    KeyManager: "CUSTOMER",
+    KeySpec: key.keySpec,
+    MultiRegion: false,
+  };
+  if (CUSTOMER_MASTER_KEY_SPECS.has(key.keySpec)) metadata.CustomerMasterKeySpec = key.keySpec as CustomerMasterKeySpec;
+  const encryptionAlgorithms = ENCRYPTION_ALGORITHMS_BY_SPEC[key.keySpec];
+  if (encryptionAlgorithms) metadata.EncryptionAlgorithms = encryptionAlgorithms as never;
+  if (key.keyState === "PendingDeletion" && key.deletionDate) {
+    metadata.DeletionDate = key.deletionDate;
+    if (key.pendingDeletionWindowInDays !== null) {
+      metadata.PendingDeletionWindowInDays = key.pendingDeletionWindowInDays;
+    }
+  }
+  if (key.keySpec === "SYMMETRIC_DEFAULT") metadata.CurrentKeyMaterialId = keyMaterialId(key.keyId, key.currentVersion);
+  return metadata;
+}
+
+/** A stable identifier of the current key material version (64 hex chars, as AWS shows it). */
+export function keyMaterialId(keyId: string, version: number): string {
+  return createHash("sha256").update(`trent/key-material/${keyId}/${version}`).digest("hex");
+}

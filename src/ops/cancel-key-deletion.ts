@@ -1,0 +1,19 @@
+import type { CancelKeyDeletionRequest, CancelKeyDeletionResponse } from "@aws-sdk/client-kms";
+import { KMSInvalidStateException } from "../domain/errors.js";
+import { keyArn } from "../domain/key.js";
+import type { Operation } from "./context.js";
+import { resolveKey } from "./key-access.js";
+
+export const cancelKeyDeletion: Operation<CancelKeyDeletionRequest, CancelKeyDeletionResponse> = async (
+  context,
+  input,
+) => {
+  const key = await resolveKey(context, input.KeyId as string, "keyIdOrArn", "kms:CancelKeyDeletion");
+  if (key.keyState !== "PendingDeletion") throw new KMSInvalidStateException(`${keyArn(key)} is not pending deletion.`);
+  await context.services.store.updateKey(key.keyId, {
+    keyState: "Disabled",
+    deletionDate: null,
+    pendingDeletionWindowInDays: null,
+  });
+  return { KeyId: keyArn(key) };
+};

@@ -1,0 +1,34 @@
+import type { AuditSink } from "../audit/audit-sink.js";
+import type { BackingKeys } from "../crypto/backing-keys.js";
+import type { DataKeyPairSpec } from "../crypto/data-key-pair-spec.js";
+import type { Caller } from "../domain/principal.js";
+import type { Authorizer } from "../policy/authorizer.js";
+import type { RootOfTrust } from "../root/root-of-trust.js";
+import type { KeyStore } from "../store/store.js";
+
+export interface KeyPairSource {
+  take(spec: DataKeyPairSpec): Promise<{ publicKey: Buffer; privateKey: Buffer }>;
+}
+
+/** What every operation runs against; built once at start-up. */
+export interface Services {
+  readonly store: KeyStore;
+  readonly root: RootOfTrust;
+  readonly backingKeys: BackingKeys;
+  readonly authorizer: Authorizer;
+  readonly audit: AuditSink;
+  readonly keyPairs: KeyPairSource;
+  readonly now: () => Date;
+  /** SM2 is a China-regions key spec in AWS; Trent offers it everywhere unless this is false. */
+  readonly allowSm2: boolean;
+}
+
+/** One request as an operation sees it: who asks, and what the request touched (for audit). */
+export interface OperationContext {
+  readonly caller: Caller;
+  readonly services: Services;
+  /** Key ARNs the operation resolved, recorded in the audit event. */
+  readonly resources: string[];
+}
+
+export type Operation<I = never, O = unknown> = (context: OperationContext, input: I) => Promise<O>;

@@ -1,0 +1,76 @@
+import { randomUUID } from "node:crypto";
+import type { CreateKeyRequest, CreateKeyResponse } from "@aws-sdk/client-kms";
+import { defaultKeyPolicy } from "../domain/default-key-policy.js";
+import {
+  LimitExceededException,
+  MalformedPolicyDocumentException,
+  UnsupportedOperationException,
+  ValidationException,
+} from "../domain/errors.js";
+import { describeKey, type KmsKey, type Tag } from "../domain/key.js";
+import type { Operation } from "./context.js";
+import { MAX_TAGS_PER_KEY, validateTags } from "./tags.js";
+
+const FIRST_KEY_VERSION = 1;
+
+export const createKey: Operation<CreateKeyRequest, CreateKeyResponse> = async (context, input) => {
+  const { caller, services } = context;
+  if (input.KeySpec !== undefined && input.CustomerMasterKeySpec !== undefined) {
+    throw new ValidationException(
+      "You cannot specify KeySpec and CustomerMasterKeySpec in the same request. CustomerMasterKeySpec is deprecated.",
+    );
+  }
+  const keySpec = input.KeySpec ?? input.CustomerMasterKeySpec ?? "SYMMETRIC_DEFAULT";
+  const keyUsage = input.KeyUsage ?? "ENCRYPT_DECRYPT";
+  if (keySpec !== "SYMMETRIC_DEFAULT") {
+    throw new UnsupportedOperationException(`Trent does not create ${keySpec} keys yet; only SYMMETRIC_DEFAULT.`);
+  }
+  if (keyUsage !== "ENCRYPT_DECRYPT") {
+    throw new ValidationException(`KeyUsage ${keyUsage} is not compatible with KeySpec ${keySpec}.`);
+  }
+  const origin = input.Origin ?? "AWS_KMS";
+  if (origin !== "AWS_KMS") throw new UnsupportedOperationException(`Trent does not support Origin ${origin} yet.`);
+  if (input.CustomKeyStoreId !== undefined || input.XksKeyId !== undefined) {
+    throw new UnsupportedOperationException("Trent does not support custom key stores.");
+  }
+  if (input.MultiRegion === true)
+    throw new UnsupportedOperationException("Trent does not support multi-Region keys yet.");
+  if (input.Policy !== undefined) requirePolicyDocument(input.Policy);
+  const tags = (input.Tags ?? []) as Tag[];
+  validateTags(tags);
+  if (tags.length > MAX_TAGS_PER_KEY)
+    throw new LimitExceededException(`A KMS key can have at most ${MAX_TAGS_PER_KEY} tags.`);
+
+  await services.authorizer.authorize(caller, "kms:CreateKey", null);
+
+  const key: KmsKey = {
+    keyId: randomUUID(),
+    accountId: caller.accountId,
+    region: caller.region,
+    createdAt: services.now(),
+    description: input.Description ?? "",
+    keySpec,
+    keyUsage,
+    origin,
+    keyState: "Enabled",
+    deletionDate: null,
+    pendingDeletionWindowInDays: null,
+    policy: input.Policy ?? defaultKeyPolicy(caller.accountId),
+    currentVersion: FIRST_KEY_VERSION,
+  };
+  const material = await services.backingKeys.create(key.keyId, key.currentVersion);
+  await services.store.createKey(key, material.wrapped, tags);
+  return { KeyMetadata: describeKey(key) };
+};
+
+function requirePolicyDocument(policy: string): void {
+  let document: unknown;
+  try {
+    document = JSON.parse(policy);
+  } catch {
+    throw new MalformedPolicyDocumentException("The key policy is not valid JSON.");
+  }
+  if (typeof document !== "object" || document === null || Array.isArray(document)) {
+    throw new MalformedPolicyDocumentException("The key policy must be a JSON object.");
+  }
+}

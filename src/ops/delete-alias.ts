@@ -1,0 +1,19 @@
+import type { DeleteAliasRequest } from "@aws-sdk/client-kms";
+import { NotFoundException } from "../domain/errors.js";
+import { aliasArn, keyArn } from "../domain/key.js";
+import { validateAliasName } from "./alias-name.js";
+import type { Operation } from "./context.js";
+
+export const deleteAlias: Operation<DeleteAliasRequest, Record<string, never>> = async (context, input) => {
+  const aliasName = input.AliasName as string;
+  validateAliasName(aliasName);
+  const { caller, services } = context;
+  const alias = await services.store.getAlias(caller.accountId, caller.region, aliasName);
+  const key = alias && (await services.store.getKey(alias.targetKeyId));
+  if (!alias || !key)
+    throw new NotFoundException(`Alias ${aliasArn(caller.region, caller.accountId, aliasName)} is not found.`);
+  context.resources.push(keyArn(key));
+  await services.authorizer.authorize(caller, "kms:DeleteAlias", key);
+  await services.store.deleteAlias(caller.accountId, caller.region, aliasName);
+  return {};
+};

@@ -1,0 +1,44 @@
+import type { GenerateDataKeyPairRequest, GenerateDataKeyPairResponse } from "@aws-sdk/client-kms";
+import type { DataKeyPairSpec } from "../crypto/data-key-pair-spec.js";
+import { UnsupportedOperationException } from "../domain/errors.js";
+import { keyArn } from "../domain/key.js";
+import type { Operation, OperationContext } from "./context.js";
+import { stopIfDryRun } from "./dry-run.js";
+import { requireSymmetricEncryptionKey, resolveKey } from "./key-access.js";
+import { encodeContext, sealUnderKey } from "./symmetric-ciphertext.js";
+import { refuseRecipient } from "./unsupported-recipient.js";
+
+/** The shared body of GenerateDataKeyPair and GenerateDataKeyPairWithoutPlaintext. */
+export async function generateDataKeyPairFor(
+  context: OperationContext,
+  input: GenerateDataKeyPairRequest,
+  action: string,
+  operation: string,
+) {
+  const spec = input.KeyPairSpec as DataKeyPairSpec;
+  if (spec === "SM2" && !context.services.allowSm2) {
+    throw new UnsupportedOperationException("SM2 key pairs are not enabled on this Trent.");
+  }
+  const encodedContext = encodeContext(input.EncryptionContext);
+  const key = await resolveKey(context, input.KeyId as string, "anyIncludingAlias", action);
+  requireSymmetricEncryptionKey(key, operation);
+  stopIfDryRun(input);
+  const pair = await context.services.keyPairs.take(spec);
+  const sealed = await sealUnderKey(context, key, pair.privateKey, encodedContext);
+  return {
+    PrivateKeyCiphertextBlob: sealed.ciphertext,
+    PrivateKeyPlaintext: pair.privateKey,
+    PublicKey: pair.publicKey,
+    KeyId: keyArn(key),
+    KeyPairSpec: spec,
+    KeyMaterialId: sealed.keyMaterialId,
+  };
+}
+
+export const generateDataKeyPair: Operation<GenerateDataKeyPairRequest, GenerateDataKeyPairResponse> = async (
+  context,
+  input,
+) => {
+  refuseRecipient(input);
+  return generateDataKeyPairFor(context, input, "kms:GenerateDataKeyPair", "GenerateDataKeyPair");
+};

@@ -1,0 +1,41 @@
+import { randomBytes } from "node:crypto";
+import type { GenerateDataKeyRequest, GenerateDataKeyResponse } from "@aws-sdk/client-kms";
+import { ValidationException } from "../domain/errors.js";
+import { keyArn } from "../domain/key.js";
+import type { Operation, OperationContext } from "./context.js";
+import { stopIfDryRun } from "./dry-run.js";
+import { requireSymmetricEncryptionKey, resolveKey } from "./key-access.js";
+import { encodeContext, sealUnderKey } from "./symmetric-ciphertext.js";
+import { refuseRecipient } from "./unsupported-recipient.js";
+
+const KEY_SPEC_BYTES = { AES_128: 16, AES_256: 32 } as const;
+
+/** The shared body of GenerateDataKey and GenerateDataKeyWithoutPlaintext. */
+export async function generateDataKeyFor(
+  context: OperationContext,
+  input: GenerateDataKeyRequest,
+  action: string,
+  operation: string,
+): Promise<{ CiphertextBlob: Buffer; Plaintext: Buffer; KeyId: string; KeyMaterialId: string }> {
+  if ((input.KeySpec === undefined) === (input.NumberOfBytes === undefined)) {
+    throw new ValidationException("Specify either KeySpec or NumberOfBytes, but not both.");
+  }
+  const length = input.KeySpec !== undefined ? KEY_SPEC_BYTES[input.KeySpec] : (input.NumberOfBytes as number);
+  const encodedContext = encodeContext(input.EncryptionContext);
+  const key = await resolveKey(context, input.KeyId as string, "anyIncludingAlias", action);
+  requireSymmetricEncryptionKey(key, operation);
+  stopIfDryRun(input);
+  const plaintext = randomBytes(length);
+  const sealed = await sealUnderKey(context, key, plaintext, encodedContext);
+  return {
+    CiphertextBlob: sealed.ciphertext,
+    Plaintext: plaintext,
+    KeyId: keyArn(key),
+    KeyMaterialId: sealed.keyMaterialId,
+  };
+}
+
+export const generateDataKey: Operation<GenerateDataKeyRequest, GenerateDataKeyResponse> = async (context, input) => {
+  refuseRecipient(input);
+  return generateDataKeyFor(context, input, "kms:GenerateDataKey", "GenerateDataKey");
+};

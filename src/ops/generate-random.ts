@@ -1,0 +1,15 @@
+import { randomBytes } from "node:crypto";
+import type { GenerateRandomRequest, GenerateRandomResponse } from "@aws-sdk/client-kms";
+import { UnsupportedOperationException, ValidationException } from "../domain/errors.js";
+import type { Operation } from "./context.js";
+import { refuseRecipient } from "./unsupported-recipient.js";
+
+export const generateRandom: Operation<GenerateRandomRequest, GenerateRandomResponse> = async (context, input) => {
+  if (input.NumberOfBytes === undefined) throw new ValidationException("NumberOfBytes is required.");
+  if (input.CustomKeyStoreId !== undefined) {
+    throw new UnsupportedOperationException("Trent does not support custom key stores.");
+  }
+  refuseRecipient(input);
+  await context.services.authorizer.authorize(context.caller, "kms:GenerateRandom", null);
+  return { Plaintext: randomBytes(input.NumberOfBytes) };
+};

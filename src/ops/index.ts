@@ -1,0 +1,55 @@
+import { cancelKeyDeletion } from "./cancel-key-deletion.js";
+import type { Operation } from "./context.js";
+import { createAlias } from "./create-alias.js";
+import { createKey } from "./create-key.js";
+import { decrypt } from "./decrypt.js";
+import { deleteAlias } from "./delete-alias.js";
+import { describeKey } from "./describe-key.js";
+import { disableKey } from "./disable-key.js";
+import { enableKey } from "./enable-key.js";
+import { encrypt } from "./encrypt.js";
+import { generateDataKey } from "./generate-data-key.js";
+import { generateDataKeyPair } from "./generate-data-key-pair.js";
+import { generateDataKeyPairWithoutPlaintext } from "./generate-data-key-pair-without-plaintext.js";
+import { generateDataKeyWithoutPlaintext } from "./generate-data-key-without-plaintext.js";
+import { generateRandom } from "./generate-random.js";
+import { listAliases } from "./list-aliases.js";
+import { listKeys } from "./list-keys.js";
+import { listResourceTags } from "./list-resource-tags.js";
+import { reEncrypt } from "./re-encrypt.js";
+import { scheduleKeyDeletion } from "./schedule-key-deletion.js";
+import { tagResource } from "./tag-resource.js";
+import { untagResource } from "./untag-resource.js";
+import { updateAlias } from "./update-alias.js";
+import { updateKeyDescription } from "./update-key-description.js";
+
+/**
+ * The KMS operations Trent implements, by their API name. Inputs arrive already validated
+ * against the API's shapes; each operation adds only the rules particular to it.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: each entry has its own input type; the edge validated it against the model.
+export const KMS_OPERATIONS: Readonly<Record<string, Operation<any, unknown>>> = {
+  CancelKeyDeletion: cancelKeyDeletion,
+  CreateAlias: createAlias,
+  CreateKey: createKey,
+  Decrypt: decrypt,
+  DeleteAlias: deleteAlias,
+  DescribeKey: describeKey,
+  DisableKey: disableKey,
+  EnableKey: enableKey,
+  Encrypt: encrypt,
+  GenerateDataKey: generateDataKey,
+  GenerateDataKeyPair: generateDataKeyPair,
+  GenerateDataKeyPairWithoutPlaintext: generateDataKeyPairWithoutPlaintext,
+  GenerateDataKeyWithoutPlaintext: generateDataKeyWithoutPlaintext,
+  GenerateRandom: generateRandom,
+  ListAliases: listAliases,
+  ListKeys: listKeys,
+  ListResourceTags: listResourceTags,
+  ReEncrypt: reEncrypt,
+  ScheduleKeyDeletion: scheduleKeyDeletion,
+  TagResource: tagResource,
+  UntagResource: untagResource,
+  UpdateAlias: updateAlias,
+  UpdateKeyDescription: updateKeyDescription,
+};

@@ -1,0 +1,98 @@
+import {
+  DisabledException,
+  InvalidArnException,
+  InvalidKeyUsageException,
+  KMSInvalidStateException,
+  NotFoundException,
+} from "../domain/errors.js";
+import { aliasArn, type KmsKey, keyArn } from "../domain/key.js";
+import { parseKeyReference } from "../domain/key-reference.js";
+import type { OperationContext } from "./context.js";
+
+/** Which spellings of a key an operation's KeyId member accepts, as the API reference lists them. */
+export type KeyIdForms = "keyIdOrArn" | "anyIncludingAlias";
+
+/**
+ * Resolves a KeyId parameter (key id, key ARN, alias name or alias ARN) to a key, checks that the
+ * caller may perform `action` on it, and records it for the audit trail.
+ */
+export async function resolveKey(
+  context: OperationContext,
+  keyIdParameter: string,
+  forms: KeyIdForms,
+  action: string,
+): Promise<KmsKey> {
+  const key = await findKey(context, keyIdParameter, forms);
+  context.resources.push(keyArn(key));
+  await context.services.authorizer.authorize(context.caller, action, key);
+  return key;
+}
+
+async function findKey(context: OperationContext, keyIdParameter: string, forms: KeyIdForms): Promise<KmsKey> {
+  const { caller, services } = context;
+  const reference = parseKeyReference(keyIdParameter);
+  switch (reference.kind) {
+    case "keyId":
+    case "keyArn": {
+      const accountId = reference.kind === "keyArn" ? reference.accountId : caller.accountId;
+      const region = reference.kind === "keyArn" ? reference.region : caller.region;
+      if (region !== caller.region) throw new NotFoundException(`Invalid arn ${region}`);
+      const key = await services.store.getKey(reference.keyId);
+      if (!key || key.accountId !== accountId || key.region !== region) {
+        throw new NotFoundException(`Key '${keyArn({ region, accountId, keyId: reference.keyId })}' does not exist`);
+      }
+      return key;
+    }
+    case "aliasName":
+    case "aliasArn": {
+      if (forms === "keyIdOrArn") {
+        if (reference.kind === "aliasArn")
+          throw new InvalidArnException("Key Aliases are not supported for this operation.");
+        throw new NotFoundException(`Invalid keyId '${keyIdParameter}'`);
+      }
+      const accountId = reference.kind === "aliasArn" ? reference.accountId : caller.accountId;
+      const region = reference.kind === "aliasArn" ? reference.region : caller.region;
+      if (region !== caller.region) throw new NotFoundException(`Invalid arn ${region}`);
+      const alias = await services.store.getAlias(accountId, region, reference.aliasName);
+      const key = alias && (await services.store.getKey(alias.targetKeyId));
+      if (!key) throw new NotFoundException(`Alias ${aliasArn(region, accountId, reference.aliasName)} is not found.`);
+      return key;
+    }
+    case "invalid":
+      throw new NotFoundException(`Invalid keyId '${keyIdParameter}'`);
+  }
+}
+
+/** Refuses keys pending deletion (and other transitional states) for management operations. */
+export function requireNotPendingDeletion(key: KmsKey): void {
+  if (key.keyState === "PendingDeletion" || key.keyState === "PendingReplicaDeletion") {
+    throw new KMSInvalidStateException(`${keyArn(key)} is pending deletion.`);
+  }
+  if (key.keyState === "Creating" || key.keyState === "Updating" || key.keyState === "Unavailable") {
+    throw new KMSInvalidStateException(`${keyArn(key)} is ${key.keyState.toLowerCase()}.`);
+  }
+}
+
+/** The state check AWS applies before any cryptographic operation. */
+export function requireUsable(key: KmsKey): void {
+  if (key.keyState === "Enabled") return;
+  if (key.keyState === "Disabled") throw new DisabledException(`${keyArn(key)} is disabled.`);
+  if (key.keyState === "PendingImport") throw new KMSInvalidStateException(`${keyArn(key)} is pending import.`);
+  requireNotPendingDeletion(key);
+  throw new KMSInvalidStateException(`${keyArn(key)} is ${key.keyState}.`);
+}
+
+/** A usable symmetric encryption key, as Encrypt, Decrypt and the data-key operations need. */
+export function requireSymmetricEncryptionKey(key: KmsKey, operation: string): void {
+  requireUsable(key);
+  if (key.keyUsage !== "ENCRYPT_DECRYPT") {
+    throw new InvalidKeyUsageException(
+      `${keyArn(key)} key usage is ${key.keyUsage} which is not valid for ${operation}.`,
+    );
+  }
+  if (key.keySpec !== "SYMMETRIC_DEFAULT") {
+    throw new InvalidKeyUsageException(
+      `${keyArn(key)} key spec is ${key.keySpec} which is not valid for ${operation}.`,
+    );
+  }
+}

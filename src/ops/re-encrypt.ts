@@ -1,0 +1,42 @@
+import type { ReEncryptRequest, ReEncryptResponse } from "@aws-sdk/client-kms";
+import { keyArn } from "../domain/key.js";
+import type { Operation } from "./context.js";
+import { stopIfDryRun } from "./dry-run.js";
+import { requireSymmetricEncryptionKey, resolveKey } from "./key-access.js";
+import { encodeContext, openCiphertext, requireSymmetricAlgorithm, sealUnderKey } from "./symmetric-ciphertext.js";
+
+export const reEncrypt: Operation<ReEncryptRequest, ReEncryptResponse> = async (context, input) => {
+  const destinationContext = encodeContext(input.DestinationEncryptionContext);
+  const destination = await resolveKey(
+    context,
+    input.DestinationKeyId as string,
+    "anyIncludingAlias",
+    "kms:ReEncryptTo",
+  );
+  requireSymmetricEncryptionKey(destination, "ReEncrypt");
+  requireSymmetricAlgorithm(input.DestinationEncryptionAlgorithm, destination);
+  const source = await openCiphertext(
+    context,
+    input.CiphertextBlob as Uint8Array,
+    input.SourceEncryptionContext,
+    input.SourceKeyId,
+    "kms:ReEncryptFrom",
+    "ReEncrypt",
+  );
+  try {
+    requireSymmetricAlgorithm(input.SourceEncryptionAlgorithm, source.key);
+    stopIfDryRun(input);
+    const sealed = await sealUnderKey(context, destination, source.plaintext, destinationContext);
+    return {
+      CiphertextBlob: sealed.ciphertext,
+      SourceKeyId: keyArn(source.key),
+      KeyId: keyArn(destination),
+      SourceEncryptionAlgorithm: "SYMMETRIC_DEFAULT",
+      DestinationEncryptionAlgorithm: "SYMMETRIC_DEFAULT",
+      SourceKeyMaterialId: source.keyMaterialId,
+      DestinationKeyMaterialId: sealed.keyMaterialId,
+    };
+  } finally {
+    source.plaintext.fill(0);
+  }
+};

@@ -1,0 +1,30 @@
+import type { ScheduleKeyDeletionRequest, ScheduleKeyDeletionResponse } from "@aws-sdk/client-kms";
+import { ValidationException } from "../domain/errors.js";
+import { keyArn } from "../domain/key.js";
+import type { Operation } from "./context.js";
+import { requireNotPendingDeletion, resolveKey } from "./key-access.js";
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+export const MIN_DELETION_WINDOW_DAYS = 7;
+export const MAX_DELETION_WINDOW_DAYS = 30;
+
+export const scheduleKeyDeletion: Operation<ScheduleKeyDeletionRequest, ScheduleKeyDeletionResponse> = async (
+  context,
+  input,
+) => {
+  const days = input.PendingWindowInDays ?? MAX_DELETION_WINDOW_DAYS;
+  if (days < MIN_DELETION_WINDOW_DAYS || days > MAX_DELETION_WINDOW_DAYS) {
+    throw new ValidationException(
+      `PendingWindowInDays must be between ${MIN_DELETION_WINDOW_DAYS} and ${MAX_DELETION_WINDOW_DAYS}; it is ${days}.`,
+    );
+  }
+  const key = await resolveKey(context, input.KeyId as string, "keyIdOrArn", "kms:ScheduleKeyDeletion");
+  requireNotPendingDeletion(key);
+  const deletionDate = new Date(context.services.now().getTime() + days * DAY_MS);
+  await context.services.store.updateKey(key.keyId, {
+    keyState: "PendingDeletion",
+    deletionDate,
+    pendingDeletionWindowInDays: days,
+  });
+  return { KeyId: keyArn(key), DeletionDate: deletionDate, KeyState: "PendingDeletion", PendingWindowInDays: days };
+};

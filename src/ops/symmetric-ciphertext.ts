@@ -1,0 +1,114 @@
+import type { EncryptionAlgorithmSpec } from "@aws-sdk/client-kms";
+import { decryptBlob, encryptBlob, MalformedCiphertextError, parseBlobHeader } from "../crypto/ciphertext.js";
+import { type EncryptionContext, encodeEncryptionContext } from "../crypto/encryption-context.js";
+import {
+  IncorrectKeyException,
+  InvalidCiphertextException,
+  InvalidKeyUsageException,
+  ValidationException,
+} from "../domain/errors.js";
+import { type KmsKey, keyArn, keyMaterialId } from "../domain/key.js";
+import type { OperationContext } from "./context.js";
+import { requireSymmetricEncryptionKey, resolveKey } from "./key-access.js";
+
+/** AWS's limit on an encryption context: the UTF-8 bytes of all keys and values together. */
+export const MAX_ENCRYPTION_CONTEXT_BYTES = 8192;
+
+export function encodeContext(encryptionContext: EncryptionContext | undefined): Buffer {
+  let size = 0;
+  for (const [key, value] of Object.entries(encryptionContext ?? {})) {
+    size += Buffer.byteLength(key) + Buffer.byteLength(value);
+  }
+  if (size > MAX_ENCRYPTION_CONTEXT_BYTES) {
+    throw new ValidationException(
+      `The encryption context is ${size} bytes; it can be at most ${MAX_ENCRYPTION_CONTEXT_BYTES} bytes of keys and values.`,
+    );
+  }
+  return encodeEncryptionContext(encryptionContext);
+}
+
+export function requireSymmetricAlgorithm(algorithm: EncryptionAlgorithmSpec | undefined, key: KmsKey): void {
+  if (algorithm !== undefined && algorithm !== "SYMMETRIC_DEFAULT") {
+    throw new InvalidKeyUsageException(
+      `Algorithm ${algorithm} is not valid for ${keyArn(key)}; use SYMMETRIC_DEFAULT.`,
+    );
+  }
+}
+
+/** Encrypts under the key's newest backing-key version. */
+export async function sealUnderKey(
+  context: OperationContext,
+  key: KmsKey,
+  plaintext: Uint8Array,
+  encodedContext: Buffer,
+): Promise<{ ciphertext: Buffer; keyMaterialId: string }> {
+  const backingKey = await context.services.backingKeys.get(key.keyId, key.currentVersion);
+  if (!backingKey) throw new Error(`backing key ${key.keyId}/${key.currentVersion} is missing`);
+  const ciphertext = encryptBlob(
+    backingKey,
+    { keyId: key.keyId, keyVersion: key.currentVersion },
+    plaintext,
+    encodedContext,
+  );
+  return { ciphertext, keyMaterialId: keyMaterialId(key.keyId, key.currentVersion) };
+}
+
+export interface OpenedCiphertext {
+  readonly key: KmsKey;
+  readonly plaintext: Buffer;
+  readonly keyMaterialId: string;
+}
+
+/**
+ * Finds the key a ciphertext names, checks it against the optional KeyId the caller gave, and
+ * decrypts. Any blob that is malformed, names a key that does not exist, or fails to
+ * authenticate (including a different encryption context) is InvalidCiphertextException.
+ */
+export async function openCiphertext(
+  context: OperationContext,
+  blob: Uint8Array,
+  encryptionContext: EncryptionContext | undefined,
+  keyIdParameter: string | undefined,
+  action: string,
+  operation: string,
+): Promise<OpenedCiphertext> {
+  const encodedContext = encodeContext(encryptionContext);
+  let header: ReturnType<typeof parseBlobHeader>;
+  try {
+    header = parseBlobHeader(blob);
+  } catch (error) {
+    if (error instanceof MalformedCiphertextError) throw invalidCiphertext();
+    throw error;
+  }
+  let key: KmsKey;
+  if (keyIdParameter !== undefined) {
+    key = await resolveKey(context, keyIdParameter, "anyIncludingAlias", action);
+    if (key.keyId !== header.keyId) {
+      throw new IncorrectKeyException(
+        "The key ID in the request does not identify the KMS key that encrypted the ciphertext.",
+      );
+    }
+  } else {
+    const found = await context.services.store.getKey(header.keyId);
+    if (!found || found.region !== context.caller.region) throw invalidCiphertext();
+    key = found;
+    context.resources.push(keyArn(key));
+    await context.services.authorizer.authorize(context.caller, action, key);
+  }
+  requireSymmetricEncryptionKey(key, operation);
+  const backingKey = await context.services.backingKeys.get(key.keyId, header.keyVersion);
+  if (!backingKey) throw invalidCiphertext();
+  try {
+    const plaintext = decryptBlob(backingKey, blob, encodedContext);
+    return { key, plaintext, keyMaterialId: keyMaterialId(key.keyId, header.keyVersion) };
+  } catch (error) {
+    if (error instanceof MalformedCiphertextError) throw invalidCiphertext();
+    throw error;
+  }
+}
+
+function invalidCiphertext(): InvalidCiphertextException {
+  return new InvalidCiphertextException(
+    "The ciphertext is invalid, was modified, or its encryption context does not match.",
+  );
+}

@@ -1,0 +1,13 @@
+import type { UpdateKeyDescriptionRequest } from "@aws-sdk/client-kms";
+import type { Operation } from "./context.js";
+import { requireNotPendingDeletion, resolveKey } from "./key-access.js";
+
+export const updateKeyDescription: Operation<UpdateKeyDescriptionRequest, Record<string, never>> = async (
+  context,
+  input,
+) => {
+  const key = await resolveKey(context, input.KeyId as string, "keyIdOrArn", "kms:UpdateKeyDescription");
+  requireNotPendingDeletion(key);
+  await context.services.store.updateKey(key.keyId, { description: input.Description as string });
+  return {};
+};

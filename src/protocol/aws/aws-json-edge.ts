@@ -1,0 +1,139 @@
+import { randomUUID } from "node:crypto";
+import type { Logger } from "pino";
+import type { AccessKeys, CallerIdentity } from "../../auth/access-keys.js";
+import {
+  KMSInternalException,
+  KmsError,
+  SerializationException,
+  UnknownOperationException,
+  UnsupportedOperationException,
+} from "../../domain/errors.js";
+import type { Caller } from "../../domain/principal.js";
+import type { OperationContext, Services } from "../../ops/context.js";
+import { KMS_OPERATIONS } from "../../ops/index.js";
+import { decodeInput, OPERATIONS, TARGET_PREFIX, toWire } from "./shapes.js";
+import { type IncomingSignedRequest, verifySigV4 } from "./sigv4.js";
+
+export interface EdgeRequest extends IncomingSignedRequest {
+  readonly remoteAddress: string | null;
+}
+
+export interface EdgeResponse {
+  readonly status: number;
+  readonly headers: Record<string, string>;
+  readonly body: string;
+}
+
+const JSON_CONTENT_TYPES = new Set(["application/x-amz-json-1.1", "application/x-amz-json-1.0", "application/json"]);
+
+/**
+ * The AWS JSON 1.1 protocol edge: authenticates with SigV4, routes `X-Amz-Target` to an
+ * operation, validates the body against the model, and maps every outcome, including
+ * unexpected failures, to the wire form AWS uses. Every request passes the audit hook.
+ */
+export class AwsJsonEdge {
+  constructor(
+    private readonly services: Services,
+    private readonly accessKeys: AccessKeys,
+    private readonly logger: Logger,
+  ) {}
+
+  async handle(request: EdgeRequest): Promise<EdgeResponse> {
+    const requestId = randomUUID();
+    const resources: string[] = [];
+    let operationName: string | null = null;
+    let caller: Caller | null = null;
+    let status = 200;
+    let payload: unknown;
+    let error: KmsError | null = null;
+    try {
+      const identityByKey = new Map<string, CallerIdentity>();
+      const verified = await verifySigV4(
+        request,
+        async (accessKeyId) => {
+          const found = await this.accessKeys.lookup(accessKeyId);
+          if (found) identityByKey.set(accessKeyId, found.identity);
+          return found?.secret;
+        },
+        Date.now(),
+      );
+      caller = { ...(identityByKey.get(verified.accessKeyId) as CallerIdentity), region: verified.region };
+      operationName = this.operationName(request);
+      requireJsonContentType(request);
+      const input = decodeInput((OPERATIONS[operationName] as { input: string | null }).input, parseBody(request.body));
+      const operation = KMS_OPERATIONS[operationName];
+      if (!operation) throw new UnsupportedOperationException(`Trent does not implement ${operationName} yet.`);
+      const context: OperationContext = { caller, services: this.services, resources };
+      payload = toWire(await operation(context, input as never));
+    } catch (thrown) {
+      error = thrown instanceof KmsError ? thrown : this.internalError(thrown, requestId, operationName);
+      status = error.status;
+      payload = { __type: error.code, message: error.message };
+    }
+    try {
+      await this.services.audit.record({
+        eventTime: new Date(),
+        requestId,
+        eventSource: "kms.amazonaws.com",
+        eventName: operationName ?? "Unknown",
+        awsRegion: caller?.region ?? null,
+        sourceIPAddress: request.remoteAddress,
+        userAgent: request.headers.get("user-agent")?.[0] ?? null,
+        principalArn: caller?.principalArn ?? null,
+        accountId: caller?.accountId ?? null,
+        accessKeyId: caller?.accessKeyId ?? null,
+        resources,
+        errorCode: error?.code ?? null,
+        errorMessage: error?.message ?? null,
+      });
+    } catch (auditFailure) {
+      // A request that cannot be recorded is not answered with its result.
+      const failure = this.internalError(auditFailure, requestId, operationName);
+      status = failure.status;
+      payload = { __type: failure.code, message: failure.message };
+    }
+    return {
+      status,
+      headers: { "content-type": "application/x-amz-json-1.1", "x-amzn-requestid": requestId },
+      body: JSON.stringify(payload),
+    };
+  }
+
+  private operationName(request: EdgeRequest): string {
+    const targets = request.headers.get("x-amz-target");
+    const target = targets?.length === 1 ? (targets[0] as string) : "";
+    const dot = target.indexOf(".");
+    const prefix = target.slice(0, dot);
+    const name = target.slice(dot + 1);
+    if (dot < 0 || prefix !== TARGET_PREFIX || !Object.hasOwn(OPERATIONS, name)) {
+      throw new UnknownOperationException(
+        target === ""
+          ? "The request has no X-Amz-Target header naming a KMS operation."
+          : `Unknown operation ${target}.`,
+      );
+    }
+    return name;
+  }
+
+  private internalError(thrown: unknown, requestId: string, operationName: string | null): KMSInternalException {
+    this.logger.error({ err: thrown, requestId, operation: operationName }, "request failed unexpectedly");
+    return new KMSInternalException(`An internal error occurred. Request ID: ${requestId}`);
+  }
+}
+
+function requireJsonContentType(request: EdgeRequest): void {
+  const values = request.headers.get("content-type");
+  const contentType = values?.length === 1 ? (values[0] as string).split(";")[0]?.trim().toLowerCase() : undefined;
+  if (contentType === undefined || !JSON_CONTENT_TYPES.has(contentType)) {
+    throw new SerializationException("Content-Type must be application/x-amz-json-1.1.");
+  }
+}
+
+function parseBody(body: Buffer): unknown {
+  if (body.length === 0) return {};
+  try {
+    return JSON.parse(body.toString("utf8"));
+  } catch {
+    throw new SerializationException("The request body is not valid JSON.");
+  }
+}

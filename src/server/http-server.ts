@@ -1,0 +1,138 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { Logger } from "pino";
+import type { AwsJsonEdge, EdgeRequest } from "../protocol/aws/aws-json-edge.js";
+
+export interface HttpServerOptions {
+  /** Requests with a larger body are refused with 413 before they are read further. */
+  readonly maxBodyBytes: number;
+  readonly headersTimeoutMs: number;
+  readonly requestTimeoutMs: number;
+}
+
+export const DEFAULT_HTTP_OPTIONS: HttpServerOptions = {
+  maxBodyBytes: 1024 * 1024,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+};
+
+class BodyTooLarge extends Error {}
+
+function headerMap(raw: string[]): Map<string, string[]> {
+  const headers = new Map<string, string[]>();
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = (raw[i] as string).toLowerCase();
+    const values = headers.get(name);
+    if (values) values.push(raw[i + 1] as string);
+    else headers.set(name, [raw[i + 1] as string]);
+  }
+  return headers;
+}
+
+function readBody(request: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(request.headers["content-length"] ?? 0);
+    if (declared > limit) {
+      reject(new BodyTooLarge());
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    request.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        request.removeAllListeners("data");
+        reject(new BodyTooLarge());
+        return;
+      }
+      chunks.push(chunk);
+    });
+    request.on("end", () => resolve(Buffer.concat(chunks, size)));
+    request.on("error", reject);
+  });
+}
+
+function send(response: ServerResponse, status: number, headers: Record<string, string>, body: string): void {
+  response.writeHead(status, { ...headers, "content-length": Buffer.byteLength(body) });
+  response.end(body);
+}
+
+function kmsErrorBody(code: string, message: string): string {
+  return JSON.stringify({ __type: code, message });
+}
+
+/** The HTTP listener: reads bounded bodies, serves /health, and hands everything else to the AWS edge. */
+export function createHttpServer(edge: AwsJsonEdge, logger: Logger, options: HttpServerOptions): Server {
+  const server = createServer(async (request, response) => {
+    try {
+      if (request.method === "GET" && (request.url === "/health" || request.url === "/ready")) {
+        send(response, 200, { "content-type": "application/json" }, '{"status":"ok"}');
+        return;
+      }
+      if (request.method !== "POST") {
+        send(
+          response,
+          405,
+          { "content-type": "application/x-amz-json-1.1", allow: "POST" },
+          kmsErrorBody("UnknownOperationException", "KMS operations are sent as POST requests."),
+        );
+        return;
+      }
+      const body = await readBody(request, options.maxBodyBytes);
+      const url = new URL(request.url ?? "/", "http://trent.invalid");
+      const query: Record<string, string | string[]> = {};
+      for (const [name, value] of url.searchParams) {
+        const existing = query[name];
+        query[name] = existing === undefined ? value : [...(Array.isArray(existing) ? existing : [existing]), value];
+      }
+      const edgeRequest: EdgeRequest = {
+        method: "POST",
+        path: url.pathname,
+        query,
+        headers: headerMap(request.rawHeaders),
+        body,
+        remoteAddress: request.socket.remoteAddress ?? null,
+      };
+      const result = await edge.handle(edgeRequest);
+      send(response, result.status, result.headers, result.body);
+    } catch (error) {
+      if (error instanceof BodyTooLarge) {
+        response.setHeader("connection", "close");
+        send(
+          response,
+          413,
+          { "content-type": "application/x-amz-json-1.1" },
+          kmsErrorBody(
+            "RequestEntityTooLargeException",
+            `The request body is larger than ${options.maxBodyBytes} bytes.`,
+          ),
+        );
+        return;
+      }
+      logger.error({ err: error }, "unexpected failure in the HTTP layer");
+      if (!response.headersSent) {
+        send(
+          response,
+          500,
+          { "content-type": "application/x-amz-json-1.1" },
+          kmsErrorBody("KMSInternalException", "An internal error occurred."),
+        );
+      } else {
+        response.destroy();
+      }
+    }
+  });
+  server.headersTimeout = options.headersTimeoutMs;
+  server.requestTimeout = options.requestTimeoutMs;
+  server.keepAliveTimeout = 5_000;
+  server.on("clientError", (_error, socket) => {
+    if (socket.writable) {
+      const body = kmsErrorBody("SerializationException", "The HTTP request is malformed.");
+      socket.end(
+        `HTTP/1.1 400 Bad Request\r\ncontent-type: application/x-amz-json-1.1\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+      );
+    } else {
+      socket.destroy();
+    }
+  });
+  return server;
+}

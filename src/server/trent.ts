@@ -1,0 +1,191 @@
+import { randomInt } from "node:crypto";
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import pino, { type Logger } from "pino";
+import { DiscardingAuditSink } from "../audit/audit-sink.js";
+import { AccessKeys, type IssuedAccessKey } from "../auth/access-keys.js";
+import { BackingKeys } from "../crypto/backing-keys.js";
+import type { DataKeyPairSpec } from "../crypto/data-key-pair-spec.js";
+import { KeyPairPool } from "../crypto/key-pair-pool.js";
+import type { Services } from "../ops/context.js";
+import { deleteDueKeys } from "../ops/delete-due-keys.js";
+import { AccountBoundaryAuthorizer } from "../policy/authorizer.js";
+import { AwsJsonEdge } from "../protocol/aws/aws-json-edge.js";
+import { KeyFileRoot, RootKeyError } from "../root/key-file-root.js";
+import type { RootOfTrust } from "../root/root-of-trust.js";
+import { SqliteKeyStore } from "../store/sqlite/sqlite-store.js";
+import type { KeyStore } from "../store/store.js";
+import { createHttpServer, DEFAULT_HTTP_OPTIONS } from "./http-server.js";
+
+export interface TrentConfig {
+  readonly host: string;
+  readonly port: number;
+  readonly dataDir: string;
+  /** Used only when the data directory is initialised; later starts keep the stored account. */
+  readonly accountId: string | undefined;
+  /** The region written into the admin's credentials file. */
+  readonly region: string;
+  /** A base64 root key from the environment instead of `<data>/root.key`. */
+  readonly rootKey: string | undefined;
+  readonly keyPairPoolDepth: Record<DataKeyPairSpec, number>;
+  readonly keyPairWorkers: number;
+  readonly allowSm2: boolean;
+  readonly logLevel: string;
+  readonly deletionSweepMs: number;
+}
+
+export interface DataDirectory {
+  readonly store: KeyStore;
+  readonly root: RootOfTrust;
+  readonly accountId: string;
+  readonly accessKeys: AccessKeys;
+}
+
+const ROOT_CHECK = "trent/root-check";
+const ADMIN_USER = "admin";
+
+/**
+ * Opens (or initialises) a data directory: the root key, the store, and a check that the root
+ * key is the one the store was written under. Used by `serve` and the admin commands alike.
+ */
+export async function openDataDirectory(
+  dataDir: string,
+  rootKey: string | undefined,
+  accountId?: string,
+): Promise<DataDirectory> {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const root =
+    rootKey !== undefined ? KeyFileRoot.fromBase64(rootKey) : KeyFileRoot.openOrCreate(join(dataDir, "root.key")).root;
+  const store = new SqliteKeyStore(join(dataDir, "trent.db"));
+  try {
+    const storedCheck = await store.getMeta("root_check");
+    if (storedCheck === undefined) {
+      const check = await root.wrap(Buffer.from(ROOT_CHECK), ROOT_CHECK);
+      await store.initMeta("root_check", check.toString("base64"));
+    } else {
+      await root.unwrap(Buffer.from(storedCheck, "base64"), ROOT_CHECK).catch(() => {
+        throw new RootKeyError(`the root key does not match the data in ${dataDir}`);
+      });
+    }
+    const account = await store.initMeta("account_id", accountId ?? randomAccountId());
+    return { store, root, accountId: account, accessKeys: new AccessKeys(store, root) };
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+}
+
+function randomAccountId(): string {
+  return String(randomInt(1, 10)) + Array.from({ length: 11 }, () => randomInt(0, 10)).join("");
+}
+
+/** Creates the admin principal and its access key on first start; rewrites the credentials file if it is missing. */
+async function ensureAdminCredentials(
+  data: DataDirectory,
+  file: string,
+  region: string,
+): Promise<IssuedAccessKey | null> {
+  const existing = await data.store.getMeta("admin_access_key_id");
+  if (existing !== undefined && existsSync(file)) return null;
+  let issued: IssuedAccessKey;
+  const found = existing === undefined ? undefined : await data.accessKeys.lookup(existing);
+  if (found) {
+    issued = {
+      accessKeyId: existing as string,
+      secretAccessKey: found.secret,
+      principalArn: found.identity.principalArn,
+    };
+  } else {
+    const admin = await data.accessKeys.ensureUser(data.accountId, ADMIN_USER);
+    issued = await data.accessKeys.issue(admin);
+    await data.store.setMeta("admin_access_key_id", issued.accessKeyId);
+  }
+  writeCredentialsFile(file, "trent", issued, region);
+  return issued;
+}
+
+export function writeCredentialsFile(file: string, profile: string, key: IssuedAccessKey, region: string): void {
+  const text = `[${profile}]\naws_access_key_id = ${key.accessKeyId}\naws_secret_access_key = ${key.secretAccessKey}\nregion = ${region}\n`;
+  writeFileSync(file, text, { mode: 0o600 });
+  chmodSync(file, 0o600);
+}
+
+export interface RunningTrent {
+  readonly url: string;
+  readonly logger: Logger;
+  close(): Promise<void>;
+}
+
+export async function startTrent(config: TrentConfig): Promise<RunningTrent> {
+  const logger = pino({ level: config.logLevel, base: { service: "trent" } });
+  const data = await openDataDirectory(config.dataDir, config.rootKey, config.accountId);
+  const credentialsFile = join(config.dataDir, "credentials");
+  const issued = await ensureAdminCredentials(data, credentialsFile, config.region);
+
+  const keyPairs = new KeyPairPool({ depth: config.keyPairPoolDepth, workers: config.keyPairWorkers });
+  keyPairs.start();
+  const services: Services = {
+    store: data.store,
+    root: data.root,
+    backingKeys: new BackingKeys(data.store, data.root),
+    authorizer: new AccountBoundaryAuthorizer(),
+    audit: new DiscardingAuditSink(),
+    keyPairs,
+    now: () => new Date(),
+    allowSm2: config.allowSm2,
+  };
+  const edge = new AwsJsonEdge(services, data.accessKeys, logger);
+  const server = createHttpServer(edge, logger, DEFAULT_HTTP_OPTIONS);
+
+  const sweep = async () => {
+    try {
+      const deleted = await deleteDueKeys(services);
+      if (deleted > 0) logger.info({ deleted }, "deleted keys whose deletion window passed");
+    } catch (error) {
+      logger.error({ err: error }, "deleting due keys failed");
+    }
+  };
+  await sweep();
+  const sweeper = setInterval(sweep, config.deletionSweepMs);
+  sweeper.unref();
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(config.port, config.host, () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
+  const url = `http://${host}:${address.port}`;
+  logger.info({ url, dataDir: config.dataDir, accountId: data.accountId }, "Trent is listening");
+  printUsage(url, credentialsFile, issued !== null);
+
+  return {
+    url,
+    logger,
+    async close() {
+      clearInterval(sweeper);
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      });
+      await keyPairs.close();
+      await services.audit.close();
+      await data.store.close();
+    },
+  };
+}
+
+function printUsage(url: string, credentialsFile: string, created: boolean): void {
+  const lines = [
+    "",
+    created
+      ? `Admin credentials written to ${credentialsFile} (profile "trent").`
+      : `Admin credentials: ${credentialsFile} (profile "trent").`,
+    "Use them with the AWS CLI, boto3 or any AWS SDK:",
+    `  export AWS_SHARED_CREDENTIALS_FILE=${credentialsFile} AWS_PROFILE=trent`,
+    `  aws kms create-key --endpoint-url ${url}`,
+    "",
+  ];
+  process.stdout.write(`${lines.join("\n")}\n`);
+}

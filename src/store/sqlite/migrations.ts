@@ -1,0 +1,57 @@
+/** Versioned schema migrations, applied in order; each runs once, in one transaction. */
+export const SQLITE_MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
+  CREATE TABLE principals (
+    arn TEXT PRIMARY KEY,
+    account_id TEXT NOT NULL,
+    principal_id TEXT NOT NULL
+  ) STRICT;
+  CREATE TABLE access_keys (
+    access_key_id TEXT PRIMARY KEY,
+    principal_arn TEXT NOT NULL REFERENCES principals(arn),
+    wrapped_secret BLOB NOT NULL,
+    created_at INTEGER NOT NULL
+  ) STRICT;
+  CREATE TABLE keys (
+    key_id TEXT PRIMARY KEY,
+    account_id TEXT NOT NULL,
+    region TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    description TEXT NOT NULL,
+    key_spec TEXT NOT NULL,
+    key_usage TEXT NOT NULL,
+    origin TEXT NOT NULL,
+    key_state TEXT NOT NULL,
+    deletion_date INTEGER,
+    pending_window_days INTEGER,
+    policy TEXT NOT NULL,
+    current_version INTEGER NOT NULL
+  ) STRICT;
+  CREATE INDEX keys_by_account ON keys(account_id, region, key_id);
+  CREATE INDEX keys_by_deletion ON keys(deletion_date) WHERE deletion_date IS NOT NULL;
+  CREATE TABLE key_material (
+    key_id TEXT NOT NULL REFERENCES keys(key_id) ON DELETE CASCADE,
+    version INTEGER NOT NULL,
+    wrapped BLOB NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (key_id, version)
+  ) STRICT;
+  CREATE TABLE aliases (
+    account_id TEXT NOT NULL,
+    region TEXT NOT NULL,
+    alias_name TEXT NOT NULL,
+    target_key_id TEXT NOT NULL REFERENCES keys(key_id) ON DELETE CASCADE,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (account_id, region, alias_name)
+  ) STRICT;
+  CREATE INDEX aliases_by_key ON aliases(target_key_id);
+  CREATE TABLE tags (
+    key_id TEXT NOT NULL REFERENCES keys(key_id) ON DELETE CASCADE,
+    tag_key TEXT NOT NULL,
+    tag_value TEXT NOT NULL,
+    PRIMARY KEY (key_id, tag_key)
+  ) STRICT;
+  `,
+];

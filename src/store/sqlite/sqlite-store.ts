@@ -1,0 +1,361 @@
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import Database from "better-sqlite3";
+import type { KmsKey, Tag } from "../../domain/key.js";
+import type { AccessKey, Alias, KeyChanges, KeyStore, Page, Principal } from "../store.js";
+import { SQLITE_MIGRATIONS } from "./migrations.js";
+
+interface KeyRow {
+  key_id: string;
+  account_id: string;
+  region: string;
+  created_at: number;
+  description: string;
+  key_spec: string;
+  key_usage: string;
+  origin: string;
+  key_state: string;
+  deletion_date: number | null;
+  pending_window_days: number | null;
+  policy: string;
+  current_version: number;
+}
+
+interface AliasRow {
+  account_id: string;
+  region: string;
+  alias_name: string;
+  target_key_id: string;
+  created_at: number;
+  updated_at: number;
+}
+
+interface AccessKeyRow {
+  access_key_id: string;
+  principal_arn: string;
+  wrapped_secret: Buffer;
+  created_at: number;
+}
+
+function toKey(row: KeyRow): KmsKey {
+  return {
+    keyId: row.key_id,
+    accountId: row.account_id,
+    region: row.region,
+    createdAt: new Date(row.created_at),
+    description: row.description,
+    keySpec: row.key_spec as KmsKey["keySpec"],
+    keyUsage: row.key_usage as KmsKey["keyUsage"],
+    origin: row.origin as KmsKey["origin"],
+    keyState: row.key_state as KmsKey["keyState"],
+    deletionDate: row.deletion_date === null ? null : new Date(row.deletion_date),
+    pendingDeletionWindowInDays: row.pending_window_days,
+    policy: row.policy,
+    currentVersion: row.current_version,
+  };
+}
+
+function keyParams(key: KmsKey) {
+  return {
+    key_id: key.keyId,
+    account_id: key.accountId,
+    region: key.region,
+    created_at: key.createdAt.getTime(),
+    description: key.description,
+    key_spec: key.keySpec,
+    key_usage: key.keyUsage,
+    origin: key.origin,
+    key_state: key.keyState,
+    deletion_date: key.deletionDate?.getTime() ?? null,
+    pending_window_days: key.pendingDeletionWindowInDays,
+    policy: key.policy,
+    current_version: key.currentVersion,
+  };
+}
+
+const KEY_CHANGE_COLUMNS: Record<keyof KeyChanges, string> = {
+  description: "description",
+  keyState: "key_state",
+  deletionDate: "deletion_date",
+  pendingDeletionWindowInDays: "pending_window_days",
+  policy: "policy",
+};
+
+function toAlias(row: AliasRow): Alias {
+  return {
+    accountId: row.account_id,
+    region: row.region,
+    aliasName: row.alias_name,
+    targetKeyId: row.target_key_id,
+    createdAt: new Date(row.created_at),
+    lastUpdatedAt: new Date(row.updated_at),
+  };
+}
+
+function toAccessKey(row: AccessKeyRow): AccessKey {
+  return {
+    accessKeyId: row.access_key_id,
+    principalArn: row.principal_arn,
+    wrappedSecret: row.wrapped_secret,
+    createdAt: new Date(row.created_at),
+  };
+}
+
+function page<T>(rows: T[], limit: number, sortKey: (row: T) => string): Page<T> {
+  if (rows.length <= limit) return { items: rows, next: null };
+  const items = rows.slice(0, limit);
+  return { items, next: sortKey(items[items.length - 1] as T) };
+}
+
+/** The embedded default store: one SQLite file in WAL mode with fully synchronous commits. */
+export class SqliteKeyStore implements KeyStore {
+  private readonly db: Database.Database;
+  private readonly statements;
+  private readonly keyUpdates = new Map<string, Database.Statement>();
+
+  constructor(file: string) {
+    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+    this.db = new Database(file);
+    this.db.pragma("journal_mode = WAL");
+    // FULL makes every acknowledged commit survive power loss, not just a process crash.
+    this.db.pragma("synchronous = FULL");
+    this.db.pragma("foreign_keys = ON");
+    this.db.pragma("busy_timeout = 5000");
+    this.migrate();
+    const db = this.db;
+    this.statements = {
+      getMeta: db.prepare<[string], { value: string }>("SELECT value FROM meta WHERE name = ?"),
+      setMeta: db.prepare(
+        "INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+      ),
+      initMeta: db.prepare("INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING"),
+      insertKey: db.prepare(
+        `INSERT INTO keys VALUES (:key_id, :account_id, :region, :created_at, :description, :key_spec,
+         :key_usage, :origin, :key_state, :deletion_date, :pending_window_days, :policy, :current_version)`,
+      ),
+      insertMaterial: db.prepare("INSERT INTO key_material (key_id, version, wrapped, created_at) VALUES (?, ?, ?, ?)"),
+      getKey: db.prepare<[string], KeyRow>("SELECT * FROM keys WHERE key_id = ?"),
+      listKeys: db.prepare<[string, string, string, number], KeyRow>(
+        "SELECT * FROM keys WHERE account_id = ? AND region = ? AND key_id > ? ORDER BY key_id LIMIT ?",
+      ),
+      deleteKey: db.prepare("DELETE FROM keys WHERE key_id = ?"),
+      dueForDeletion: db.prepare<[number], { key_id: string }>(
+        "SELECT key_id FROM keys WHERE deletion_date IS NOT NULL AND deletion_date <= ? AND key_state = 'PendingDeletion'",
+      ),
+      getMaterial: db.prepare<[string, number], { wrapped: Buffer }>(
+        "SELECT wrapped FROM key_material WHERE key_id = ? AND version = ?",
+      ),
+      insertAlias: db.prepare(
+        `INSERT INTO aliases VALUES (:account_id, :region, :alias_name, :target_key_id, :created_at, :updated_at)
+         ON CONFLICT DO NOTHING`,
+      ),
+      getAlias: db.prepare<[string, string, string], AliasRow>(
+        "SELECT * FROM aliases WHERE account_id = ? AND region = ? AND alias_name = ?",
+      ),
+      updateAlias: db.prepare(
+        `UPDATE aliases SET target_key_id = :target_key_id, updated_at = :updated_at
+         WHERE account_id = :account_id AND region = :region AND alias_name = :alias_name`,
+      ),
+      deleteAlias: db.prepare("DELETE FROM aliases WHERE account_id = ? AND region = ? AND alias_name = ?"),
+      listAliases: db.prepare<[string, string, string, number], AliasRow>(
+        "SELECT * FROM aliases WHERE account_id = ? AND region = ? AND alias_name > ? ORDER BY alias_name LIMIT ?",
+      ),
+      listAliasesForKey: db.prepare<[string, string, string, string, number], AliasRow>(
+        `SELECT * FROM aliases WHERE account_id = ? AND region = ? AND target_key_id = ? AND alias_name > ?
+         ORDER BY alias_name LIMIT ?`,
+      ),
+      putTag: db.prepare(
+        `INSERT INTO tags (key_id, tag_key, tag_value) VALUES (?, ?, ?)
+         ON CONFLICT (key_id, tag_key) DO UPDATE SET tag_value = excluded.tag_value`,
+      ),
+      removeTag: db.prepare("DELETE FROM tags WHERE key_id = ? AND tag_key = ?"),
+      listTags: db.prepare<[string, string, number], { tag_key: string; tag_value: string }>(
+        "SELECT tag_key, tag_value FROM tags WHERE key_id = ? AND tag_key > ? ORDER BY tag_key LIMIT ?",
+      ),
+      putPrincipal: db.prepare(
+        "INSERT INTO principals (arn, account_id, principal_id) VALUES (?, ?, ?) ON CONFLICT (arn) DO NOTHING",
+      ),
+      getPrincipal: db.prepare<[string], { arn: string; account_id: string; principal_id: string }>(
+        "SELECT * FROM principals WHERE arn = ?",
+      ),
+      insertAccessKey: db.prepare("INSERT INTO access_keys VALUES (?, ?, ?, ?)"),
+      getAccessKey: db.prepare<[string], AccessKeyRow>("SELECT * FROM access_keys WHERE access_key_id = ?"),
+      listAccessKeys: db.prepare<[], AccessKeyRow>("SELECT * FROM access_keys ORDER BY access_key_id"),
+      listAccessKeysOf: db.prepare<[string], AccessKeyRow>(
+        "SELECT * FROM access_keys WHERE principal_arn = ? ORDER BY access_key_id",
+      ),
+      deleteAccessKey: db.prepare("DELETE FROM access_keys WHERE access_key_id = ?"),
+    };
+  }
+
+  private migrate(): void {
+    const current = this.db.pragma("user_version", { simple: true }) as number;
+    SQLITE_MIGRATIONS.forEach((sql, index) => {
+      const version = index + 1;
+      if (version <= current) return;
+      this.db.transaction(() => {
+        this.db.exec(sql);
+        this.db.pragma(`user_version = ${version}`);
+      })();
+    });
+  }
+
+  async getMeta(name: string): Promise<string | undefined> {
+    return this.statements.getMeta.get(name)?.value;
+  }
+
+  async setMeta(name: string, value: string): Promise<void> {
+    this.statements.setMeta.run(name, value);
+  }
+
+  async initMeta(name: string, value: string): Promise<string> {
+    this.statements.initMeta.run(name, value);
+    return (this.statements.getMeta.get(name) as { value: string }).value;
+  }
+
+  async createKey(key: KmsKey, wrappedMaterial: Buffer, tags: readonly Tag[]): Promise<void> {
+    this.db.transaction(() => {
+      this.statements.insertKey.run(keyParams(key));
+      this.statements.insertMaterial.run(key.keyId, key.currentVersion, wrappedMaterial, key.createdAt.getTime());
+      for (const tag of tags) this.statements.putTag.run(key.keyId, tag.TagKey, tag.TagValue);
+    })();
+  }
+
+  async getKey(keyId: string): Promise<KmsKey | undefined> {
+    const row = this.statements.getKey.get(keyId);
+    return row && toKey(row);
+  }
+
+  async updateKey(keyId: string, changes: KeyChanges): Promise<void> {
+    const params: Record<string, unknown> = { key_id: keyId };
+    const assignments: string[] = [];
+    for (const [field, column] of Object.entries(KEY_CHANGE_COLUMNS)) {
+      if (!(field in changes)) continue;
+      const value = changes[field as keyof KeyChanges];
+      params[column] = value instanceof Date ? value.getTime() : (value ?? null);
+      assignments.push(`${column} = :${column}`);
+    }
+    if (assignments.length === 0) return;
+    const sql = `UPDATE keys SET ${assignments.join(", ")} WHERE key_id = :key_id`;
+    let statement = this.keyUpdates.get(sql);
+    if (!statement) {
+      statement = this.db.prepare(sql);
+      this.keyUpdates.set(sql, statement);
+    }
+    statement.run(params);
+  }
+
+  async listKeys(accountId: string, region: string, after: string | null, limit: number): Promise<Page<KmsKey>> {
+    const rows = this.statements.listKeys.all(accountId, region, after ?? "", limit + 1);
+    return page(rows.map(toKey), limit, (key) => key.keyId);
+  }
+
+  async deleteKey(keyId: string): Promise<void> {
+    this.statements.deleteKey.run(keyId);
+  }
+
+  async keysDueForDeletion(now: Date): Promise<string[]> {
+    return this.statements.dueForDeletion.all(now.getTime()).map((row) => row.key_id);
+  }
+
+  async getKeyMaterial(keyId: string, version: number): Promise<Buffer | undefined> {
+    return this.statements.getMaterial.get(keyId, version)?.wrapped;
+  }
+
+  async createAlias(alias: Alias): Promise<boolean> {
+    return this.statements.insertAlias.run(aliasParams(alias)).changes === 1;
+  }
+
+  async getAlias(accountId: string, region: string, aliasName: string): Promise<Alias | undefined> {
+    const row = this.statements.getAlias.get(accountId, region, aliasName);
+    return row && toAlias(row);
+  }
+
+  async updateAlias(alias: Alias): Promise<void> {
+    this.statements.updateAlias.run(aliasParams(alias));
+  }
+
+  async deleteAlias(accountId: string, region: string, aliasName: string): Promise<void> {
+    this.statements.deleteAlias.run(accountId, region, aliasName);
+  }
+
+  async listAliases(
+    accountId: string,
+    region: string,
+    targetKeyId: string | null,
+    after: string | null,
+    limit: number,
+  ): Promise<Page<Alias>> {
+    const rows =
+      targetKeyId === null
+        ? this.statements.listAliases.all(accountId, region, after ?? "", limit + 1)
+        : this.statements.listAliasesForKey.all(accountId, region, targetKeyId, after ?? "", limit + 1);
+    return page(rows.map(toAlias), limit, (alias) => alias.aliasName);
+  }
+
+  async putTags(keyId: string, tags: readonly Tag[]): Promise<void> {
+    this.db.transaction(() => {
+      for (const tag of tags) this.statements.putTag.run(keyId, tag.TagKey, tag.TagValue);
+    })();
+  }
+
+  async removeTags(keyId: string, tagKeys: readonly string[]): Promise<void> {
+    this.db.transaction(() => {
+      for (const tagKey of tagKeys) this.statements.removeTag.run(keyId, tagKey);
+    })();
+  }
+
+  async listTags(keyId: string, after: string | null, limit: number): Promise<Page<Tag>> {
+    const rows = this.statements.listTags.all(keyId, after ?? "", limit + 1);
+    const tags = rows.map((row) => ({ TagKey: row.tag_key, TagValue: row.tag_value }));
+    return page(tags, limit, (tag) => tag.TagKey);
+  }
+
+  async putPrincipal(principal: Principal): Promise<void> {
+    this.statements.putPrincipal.run(principal.arn, principal.accountId, principal.principalId);
+  }
+
+  async getPrincipal(arn: string): Promise<Principal | undefined> {
+    const row = this.statements.getPrincipal.get(arn);
+    return row && { arn: row.arn, accountId: row.account_id, principalId: row.principal_id };
+  }
+
+  async createAccessKey(accessKey: AccessKey): Promise<void> {
+    this.statements.insertAccessKey.run(
+      accessKey.accessKeyId,
+      accessKey.principalArn,
+      accessKey.wrappedSecret,
+      accessKey.createdAt.getTime(),
+    );
+  }
+
+  async getAccessKey(accessKeyId: string): Promise<AccessKey | undefined> {
+    const row = this.statements.getAccessKey.get(accessKeyId);
+    return row && toAccessKey(row);
+  }
+
+  async listAccessKeys(principalArn: string | null): Promise<AccessKey[]> {
+    const rows =
+      principalArn === null ? this.statements.listAccessKeys.all() : this.statements.listAccessKeysOf.all(principalArn);
+    return rows.map(toAccessKey);
+  }
+
+  async deleteAccessKey(accessKeyId: string): Promise<boolean> {
+    return this.statements.deleteAccessKey.run(accessKeyId).changes === 1;
+  }
+
+  async close(): Promise<void> {
+    this.db.close();
+  }
+}
+
+function aliasParams(alias: Alias) {
+  return {
+    account_id: alias.accountId,
+    region: alias.region,
+    alias_name: alias.aliasName,
+    target_key_id: alias.targetKeyId,
+    created_at: alias.createdAt.getTime(),
+    updated_at: alias.lastUpdatedAt.getTime(),
+  };
+}

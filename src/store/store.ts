@@ -1,0 +1,83 @@
+import type { KmsKey, Tag } from "../domain/key.js";
+
+export interface Alias {
+  readonly accountId: string;
+  readonly region: string;
+  readonly aliasName: string;
+  targetKeyId: string;
+  readonly createdAt: Date;
+  lastUpdatedAt: Date;
+}
+
+export interface Principal {
+  readonly arn: string;
+  readonly accountId: string;
+  /** IAM-style unique id (AIDA...), as CloudTrail and GetCallerIdentity show it. */
+  readonly principalId: string;
+}
+
+export interface AccessKey {
+  readonly accessKeyId: string;
+  readonly principalArn: string;
+  /** The secret, wrapped under the root of trust with the access key id bound as associated data. */
+  readonly wrappedSecret: Buffer;
+  readonly createdAt: Date;
+}
+
+export type KeyChanges = Partial<
+  Pick<KmsKey, "description" | "keyState" | "deletionDate" | "pendingDeletionWindowInDays" | "policy">
+>;
+
+export interface Page<T> {
+  readonly items: T[];
+  /** The sort key of the last item when more items follow. */
+  readonly next: string | null;
+}
+
+/**
+ * Everything Trent persists. Implementations (SQLite now, PostgreSQL later) give the same
+ * semantics: each method is atomic, listings are ordered by their sort key, and uniqueness
+ * (key ids, alias names per account and region) is enforced by the database.
+ */
+export interface KeyStore {
+  getMeta(name: string): Promise<string | undefined>;
+  setMeta(name: string, value: string): Promise<void>;
+  /** Sets a value only if absent; returns the value that is stored afterwards. */
+  initMeta(name: string, value: string): Promise<string>;
+
+  createKey(key: KmsKey, wrappedMaterial: Buffer, tags: readonly Tag[]): Promise<void>;
+  getKey(keyId: string): Promise<KmsKey | undefined>;
+  /** Writes only the given fields, so concurrent changes to other fields are not lost. */
+  updateKey(keyId: string, changes: KeyChanges): Promise<void>;
+  listKeys(accountId: string, region: string, after: string | null, limit: number): Promise<Page<KmsKey>>;
+  /** Removes a key with its material, aliases and tags. */
+  deleteKey(keyId: string): Promise<void>;
+  keysDueForDeletion(now: Date): Promise<string[]>;
+  getKeyMaterial(keyId: string, version: number): Promise<Buffer | undefined>;
+
+  /** Returns false, writing nothing, when the alias name is taken. */
+  createAlias(alias: Alias): Promise<boolean>;
+  getAlias(accountId: string, region: string, aliasName: string): Promise<Alias | undefined>;
+  updateAlias(alias: Alias): Promise<void>;
+  deleteAlias(accountId: string, region: string, aliasName: string): Promise<void>;
+  listAliases(
+    accountId: string,
+    region: string,
+    targetKeyId: string | null,
+    after: string | null,
+    limit: number,
+  ): Promise<Page<Alias>>;
+
+  putTags(keyId: string, tags: readonly Tag[]): Promise<void>;
+  removeTags(keyId: string, tagKeys: readonly string[]): Promise<void>;
+  listTags(keyId: string, after: string | null, limit: number): Promise<Page<Tag>>;
+
+  putPrincipal(principal: Principal): Promise<void>;
+  getPrincipal(arn: string): Promise<Principal | undefined>;
+  createAccessKey(accessKey: AccessKey): Promise<void>;
+  getAccessKey(accessKeyId: string): Promise<AccessKey | undefined>;
+  listAccessKeys(principalArn: string | null): Promise<AccessKey[]>;
+  deleteAccessKey(accessKeyId: string): Promise<boolean>;
+
+  close(): Promise<void>;
+}
