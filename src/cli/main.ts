@@ -47,6 +47,9 @@ const dataOption = () => new Option("--data <dir>", "data directory").env("TRENT
 const rootKeyOption = () =>
   new Option("--root-key <base64>", "root key (32 bytes, base64) instead of <data>/root.key").env("TRENT_ROOT_KEY");
 
+// Everything Trent writes (root key, database, credentials) is for its own user only.
+process.umask(0o077);
+
 const program = new Command("trent").description("A key management service that speaks the AWS KMS API");
 
 program

@@ -17,6 +17,7 @@ const SALT_BYTES = 32;
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
 const FIXED_HEADER_BYTES = 3;
+const KEY_ID_CHARACTERS = /^[0-9a-z-]+$/;
 
 export interface CiphertextHeader {
   readonly keyId: string;
@@ -66,12 +67,14 @@ export function parseBlobHeader(blob: Uint8Array): CiphertextHeader {
   if (keyIdLength === 0 || b.length < headerLength(keyIdLength) + TAG_BYTES) {
     throw new MalformedCiphertextError("too short");
   }
-  const keyId = b.toString("ascii", FIXED_HEADER_BYTES, FIXED_HEADER_BYTES + keyIdLength);
+  const keyId = b.toString("latin1", FIXED_HEADER_BYTES, FIXED_HEADER_BYTES + keyIdLength);
+  if (!KEY_ID_CHARACTERS.test(keyId)) throw new MalformedCiphertextError("invalid key id");
   return { keyId, keyVersion: b.readUInt32BE(FIXED_HEADER_BYTES + keyIdLength) };
 }
 
 /** Returns the plaintext, or throws MalformedCiphertextError when anything fails to authenticate. */
 export function decryptBlob(backingKey: Buffer, blob: Uint8Array, encodedContext: Buffer): Buffer {
+  parseBlobHeader(blob);
   const b = Buffer.from(blob.buffer, blob.byteOffset, blob.byteLength);
   const keyIdLength = b[2] as number;
   const headEnd = headerLength(keyIdLength);

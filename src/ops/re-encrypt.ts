@@ -3,7 +3,13 @@ import { keyArn } from "../domain/key.js";
 import type { Operation } from "./context.js";
 import { stopIfDryRun } from "./dry-run.js";
 import { requireSymmetricEncryptionKey, resolveKey } from "./key-access.js";
-import { encodeContext, openCiphertext, requireSymmetricAlgorithm, sealUnderKey } from "./symmetric-ciphertext.js";
+import {
+  dryRunIgnoringCiphertext,
+  encodeContext,
+  openCiphertext,
+  requireSymmetricAlgorithm,
+  sealUnderKey,
+} from "./symmetric-ciphertext.js";
 
 export const reEncrypt: Operation<ReEncryptRequest, ReEncryptResponse> = async (context, input) => {
   const destinationContext = encodeContext(input.DestinationEncryptionContext);
@@ -15,9 +21,17 @@ export const reEncrypt: Operation<ReEncryptRequest, ReEncryptResponse> = async (
   );
   requireSymmetricEncryptionKey(destination, "ReEncrypt");
   requireSymmetricAlgorithm(input.DestinationEncryptionAlgorithm, destination);
+  await dryRunIgnoringCiphertext(
+    context,
+    { ...input, EncryptionAlgorithm: input.SourceEncryptionAlgorithm },
+    input.SourceKeyId,
+    "SourceKeyId",
+    "kms:ReEncryptFrom",
+    "ReEncrypt",
+  );
   const source = await openCiphertext(
     context,
-    input.CiphertextBlob as Uint8Array,
+    input.CiphertextBlob,
     input.SourceEncryptionContext,
     input.SourceKeyId,
     "kms:ReEncryptFrom",

@@ -9,6 +9,7 @@ import {
 } from "../domain/errors.js";
 import { type KmsKey, keyArn, keyMaterialId } from "../domain/key.js";
 import type { OperationContext } from "./context.js";
+import { stopIfDryRun } from "./dry-run.js";
 import { requireSymmetricEncryptionKey, resolveKey } from "./key-access.js";
 
 /** AWS's limit on an encryption context: the UTF-8 bytes of all keys and values together. */
@@ -66,12 +67,17 @@ export interface OpenedCiphertext {
  */
 export async function openCiphertext(
   context: OperationContext,
-  blob: Uint8Array,
+  blob: Uint8Array | undefined,
   encryptionContext: EncryptionContext | undefined,
   keyIdParameter: string | undefined,
   action: string,
   operation: string,
 ): Promise<OpenedCiphertext> {
+  if (blob === undefined) {
+    throw new ValidationException(
+      "1 validation error detected: Value null at 'ciphertextBlob' failed to satisfy constraint: Member must not be null",
+    );
+  }
   const encodedContext = encodeContext(encryptionContext);
   let header: ReturnType<typeof parseBlobHeader>;
   try {
@@ -105,6 +111,32 @@ export async function openCiphertext(
     if (error instanceof MalformedCiphertextError) throw invalidCiphertext();
     throw error;
   }
+}
+
+/**
+ * A dry run with the IGNORE_CIPHERTEXT modifier checks only the named key and the caller's
+ * permission, and stops there; the ciphertext is not examined.
+ */
+export async function dryRunIgnoringCiphertext(
+  context: OperationContext,
+  input: {
+    DryRun?: boolean | undefined;
+    DryRunModifiers?: string[] | undefined;
+    EncryptionAlgorithm?: EncryptionAlgorithmSpec | undefined;
+  },
+  keyIdParameter: string | undefined,
+  keyIdMember: string,
+  action: string,
+  operation: string,
+): Promise<void> {
+  if (input.DryRun !== true || !input.DryRunModifiers?.includes("IGNORE_CIPHERTEXT")) return;
+  if (keyIdParameter === undefined) {
+    throw new ValidationException(`${keyIdMember} is required when DryRunModifiers contains IGNORE_CIPHERTEXT.`);
+  }
+  const key = await resolveKey(context, keyIdParameter, "anyIncludingAlias", action);
+  requireSymmetricEncryptionKey(key, operation);
+  requireSymmetricAlgorithm(input.EncryptionAlgorithm, key);
+  stopIfDryRun(input);
 }
 
 function invalidCiphertext(): InvalidCiphertextException {

@@ -61,11 +61,20 @@ function kmsErrorBody(code: string, message: string): string {
 }
 
 /** The HTTP listener: reads bounded bodies, serves /health, and hands everything else to the AWS edge. */
-export function createHttpServer(edge: AwsJsonEdge, logger: Logger, options: HttpServerOptions): Server {
+export function createHttpServer(
+  edge: AwsJsonEdge,
+  logger: Logger,
+  options: HttpServerOptions,
+  metrics: () => string,
+): Server {
   const server = createServer(async (request, response) => {
     try {
       if (request.method === "GET" && (request.url === "/health" || request.url === "/ready")) {
         send(response, 200, { "content-type": "application/json" }, '{"status":"ok"}');
+        return;
+      }
+      if (request.method === "GET" && request.url === "/metrics") {
+        send(response, 200, { "content-type": "text/plain; version=0.0.4" }, metrics());
         return;
       }
       if (request.method !== "POST") {

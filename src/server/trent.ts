@@ -6,7 +6,7 @@ import pino, { type Logger } from "pino";
 import { DiscardingAuditSink } from "../audit/audit-sink.js";
 import { AccessKeys, type IssuedAccessKey } from "../auth/access-keys.js";
 import { BackingKeys } from "../crypto/backing-keys.js";
-import type { DataKeyPairSpec } from "../crypto/data-key-pair-spec.js";
+import { DATA_KEY_PAIR_SPECS, type DataKeyPairSpec } from "../crypto/data-key-pair-spec.js";
 import { KeyPairPool } from "../crypto/key-pair-pool.js";
 import type { Services } from "../ops/context.js";
 import { deleteDueKeys } from "../ops/delete-due-keys.js";
@@ -136,7 +136,7 @@ export async function startTrent(config: TrentConfig): Promise<RunningTrent> {
     allowSm2: config.allowSm2,
   };
   const edge = new AwsJsonEdge(services, data.accessKeys, logger);
-  const server = createHttpServer(edge, logger, DEFAULT_HTTP_OPTIONS);
+  const server = createHttpServer(edge, logger, DEFAULT_HTTP_OPTIONS, () => keyPairPoolMetrics(keyPairs));
 
   const sweep = async () => {
     try {
@@ -174,6 +174,16 @@ export async function startTrent(config: TrentConfig): Promise<RunningTrent> {
       await data.store.close();
     },
   };
+}
+
+function keyPairPoolMetrics(pool: KeyPairPool): string {
+  const lines = [
+    "# HELP trent_key_pair_pool_available Pre-generated data key pairs ready, per spec.",
+    "# TYPE trent_key_pair_pool_available gauge",
+  ];
+  for (const spec of DATA_KEY_PAIR_SPECS)
+    lines.push(`trent_key_pair_pool_available{spec="${spec}"} ${pool.available(spec)}`);
+  return `${lines.join("\n")}\n`;
 }
 
 function printUsage(url: string, credentialsFile: string, created: boolean): void {

@@ -1,4 +1,4 @@
-import { timingSafeEqual } from "node:crypto";
+import { createHash, timingSafeEqual } from "node:crypto";
 import { Hash } from "@smithy/hash-node";
 import { HttpRequest } from "@smithy/protocol-http";
 import { SignatureV4 } from "@smithy/signature-v4";
@@ -164,6 +164,13 @@ export async function verifySigV4(
   const secret = await lookupSecret(auth.accessKeyId);
   if (secret === undefined) throw new UnrecognizedClientException(INVALID_TOKEN);
 
+  // The signature covers the body only through its hash: recompute it from the bytes received
+  // rather than trusting a client-supplied x-amz-content-sha256 header.
+  const bodyHash = createHash("sha256").update(request.body).digest("hex");
+  const claimedHash = request.headers.get("x-amz-content-sha256");
+  if (claimedHash !== undefined && (claimedHash.length !== 1 || claimedHash[0] !== bodyHash)) {
+    throw new InvalidSignatureException(signatureMismatch());
+  }
   const headers: Record<string, string> = {};
   for (const name of auth.signedHeaders) {
     const values = request.headers.get(name);

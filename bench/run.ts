@@ -1,0 +1,107 @@
+/**
+ * `npm run bench`: data key pair latency from a warm pool versus generation on demand, and
+ * GenerateDataKey latency with and without a burst of RSA_4096 requests in flight. Each figure is
+ * measured side by side with its baseline in the same run, against real Trent processes.
+ */
+import { Agent } from "node:http";
+import { performance } from "node:perf_hooks";
+import {
+  CreateKeyCommand,
+  GenerateDataKeyCommand,
+  GenerateDataKeyPairCommand,
+  KMSClient,
+} from "@aws-sdk/client-kms";
+import { NodeHttpHandler } from "@smithy/node-http-handler";
+import { startTrentProcess, type TrentProcess } from "../test/integration/trent-process.js";
+
+const POOL_DEPTH = Number(process.env.BENCH_RSA4096_POOL ?? 24);
+const ON_DEMAND_SAMPLES = Number(process.env.BENCH_RSA4096_ON_DEMAND ?? 8);
+const GDK_SAMPLES = Number(process.env.BENCH_GDK_SAMPLES ?? 2000);
+const BURST = Number(process.env.BENCH_RSA4096_BURST ?? 8);
+
+function clientFor(trent: TrentProcess): KMSClient {
+  return new KMSClient({
+    endpoint: trent.url,
+    region: trent.region,
+    credentials: trent.credentials,
+    requestHandler: new NodeHttpHandler({ httpAgent: new Agent({ keepAlive: true, maxSockets: 64 }) }),
+  });
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
+}
+
+function summary(samples: number[]): { n: number; p50: number; p99: number; max: number } {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return { n: sorted.length, p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted[sorted.length - 1] as number };
+}
+
+function row(label: string, s: ReturnType<typeof summary>): string {
+  return `${label.padEnd(58)} n=${String(s.n).padStart(5)}  p50=${s.p50.toFixed(2).padStart(8)} ms  p99=${s.p99.toFixed(2).padStart(8)} ms  max=${s.max.toFixed(2).padStart(8)} ms`;
+}
+
+async function timed(run: () => Promise<unknown>): Promise<number> {
+  const start = performance.now();
+  await run();
+  return performance.now() - start;
+}
+
+async function poolAvailable(trent: TrentProcess, spec: string): Promise<number> {
+  const text = await (await fetch(`${trent.url}/metrics`)).text();
+  return Number(new RegExp(`trent_key_pair_pool_available\\{spec="${spec}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
+}
+
+async function main(): Promise<void> {
+  process.stdout.write(`Trent benchmark on ${process.platform}/${process.arch}, node ${process.version}\n\n`);
+  const pooled = await startTrentProcess(["--key-pair-pool", `RSA_4096=${POOL_DEPTH}`, "--key-pair-workers", "2"]);
+  const unpooled = await startTrentProcess(["--key-pair-pool", "0"]);
+  try {
+    const pooledKms = clientFor(pooled);
+    const unpooledKms = clientFor(unpooled);
+    const pooledKey = (await pooledKms.send(new CreateKeyCommand({}))).KeyMetadata?.KeyId as string;
+    const unpooledKey = (await unpooledKms.send(new CreateKeyCommand({}))).KeyMetadata?.KeyId as string;
+
+    process.stdout.write(`Filling the RSA_4096 pool to ${POOL_DEPTH} (2 worker threads)...\n`);
+    const fillStart = performance.now();
+    while ((await poolAvailable(pooled, "RSA_4096")) < POOL_DEPTH) await new Promise((r) => setTimeout(r, 250));
+    process.stdout.write(`  filled in ${((performance.now() - fillStart) / 1000).toFixed(1)} s\n\n`);
+
+    const pair = (kms: KMSClient, keyId: string) => () =>
+      kms.send(new GenerateDataKeyPairCommand({ KeyId: keyId, KeyPairSpec: "RSA_4096" }));
+    const warm: number[] = [];
+    // Sequential takes, fewer than the pool holds, so every one is served from the pool.
+    for (let i = 0; i < POOL_DEPTH - 1; i++) warm.push(await timed(pair(pooledKms, pooledKey)));
+    const cold: number[] = [];
+    for (let i = 0; i < ON_DEMAND_SAMPLES; i++) cold.push(await timed(pair(unpooledKms, unpooledKey)));
+
+    const gdk = () => unpooledKms.send(new GenerateDataKeyCommand({ KeyId: unpooledKey, KeySpec: "AES_256" }));
+    for (let i = 0; i < 200; i++) await gdk(); // warm-up
+    const quiet: number[] = [];
+    for (let i = 0; i < GDK_SAMPLES; i++) quiet.push(await timed(gdk));
+
+    const busy: number[] = [];
+    let inFlight = BURST;
+    const burstStart = performance.now();
+    const burst = Array.from({ length: BURST }, () => pair(unpooledKms, unpooledKey)().finally(() => inFlight--));
+    while (inFlight > 0) busy.push(await timed(gdk));
+    await Promise.all(burst);
+    const burstSeconds = (performance.now() - burstStart) / 1000;
+
+    process.stdout.write("GenerateDataKeyPair RSA_4096 (sequential, one client)\n");
+    process.stdout.write(`${row("  warm pool", summary(warm))}\n`);
+    process.stdout.write(`${row("  pool disabled (generated on demand)", summary(cold))}\n\n`);
+    process.stdout.write("GenerateDataKey AES_256 (sequential, one client)\n");
+    process.stdout.write(`${row("  no other load", summary(quiet))}\n`);
+    process.stdout.write(`${row(`  while ${BURST} RSA_4096 pair requests are in flight`, summary(busy))}\n`);
+    process.stdout.write(`  (the burst took ${burstSeconds.toFixed(2)} s; samples were taken only while it was in flight)\n`);
+  } finally {
+    await pooled.stop();
+    await unpooled.stop();
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(1);
+});
