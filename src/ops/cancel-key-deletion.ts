@@ -8,7 +8,7 @@ export const cancelKeyDeletion: Operation<CancelKeyDeletionRequest, CancelKeyDel
   context,
   input,
 ) => {
-  const key = await resolveKey(context, input.KeyId as string, "keyIdOrArn", "kms:CancelKeyDeletion");
+  const key = await resolveKey(context, input.KeyId as string, "kms:CancelKeyDeletion");
   if (key.keyState !== "PendingDeletion") throw new KMSInvalidStateException(`${keyArn(key)} is not pending deletion.`);
   await context.services.store.updateKey(key.keyId, {
     keyState: "Disabled",

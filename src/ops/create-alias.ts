@@ -8,7 +8,7 @@ import { requireNotPendingDeletion, resolveKey } from "./key-access.js";
 export const createAlias: Operation<CreateAliasRequest, Record<string, never>> = async (context, input) => {
   const aliasName = input.AliasName as string;
   validateAliasName(aliasName);
-  const key = await resolveKey(context, input.TargetKeyId as string, "keyIdOrArn", "kms:CreateAlias");
+  const key = await resolveKey(context, input.TargetKeyId as string, "kms:CreateAlias");
   requireNotPendingDeletion(key);
   const { caller, services } = context;
   const now = services.now();

@@ -4,6 +4,6 @@ import type { Operation } from "./context.js";
 import { resolveKey } from "./key-access.js";
 
 export const describeKey: Operation<DescribeKeyRequest, DescribeKeyResponse> = async (context, input) => {
-  const key = await resolveKey(context, input.KeyId as string, "anyIncludingAlias", "kms:DescribeKey");
+  const key = await resolveKey(context, input.KeyId as string, "kms:DescribeKey");
   return { KeyMetadata: keyMetadata(key) };
 };

@@ -5,7 +5,7 @@ import type { Operation } from "./context.js";
 import { requireNotPendingDeletion, resolveKey } from "./key-access.js";
 
 export const disableKey: Operation<DisableKeyRequest, Record<string, never>> = async (context, input) => {
-  const key = await resolveKey(context, input.KeyId as string, "keyIdOrArn", "kms:DisableKey");
+  const key = await resolveKey(context, input.KeyId as string, "kms:DisableKey");
   requireNotPendingDeletion(key);
   if (key.keyState === "PendingImport") throw new KMSInvalidStateException(`${keyArn(key)} is pending import.`);
   if (key.keyState !== "Disabled") {

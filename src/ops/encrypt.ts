@@ -7,7 +7,7 @@ import { encodeContext, requireSymmetricAlgorithm, sealUnderKey } from "./symmet
 
 export const encrypt: Operation<EncryptRequest, EncryptResponse> = async (context, input) => {
   const encodedContext = encodeContext(input.EncryptionContext);
-  const key = await resolveKey(context, input.KeyId as string, "anyIncludingAlias", "kms:Encrypt");
+  const key = await resolveKey(context, input.KeyId as string, "kms:Encrypt");
   requireSymmetricEncryptionKey(key, "Encrypt");
   requireSymmetricAlgorithm(input.EncryptionAlgorithm, key);
   stopIfDryRun(input);

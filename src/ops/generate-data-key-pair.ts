@@ -20,7 +20,7 @@ export async function generateDataKeyPairFor(
     throw new UnsupportedOperationException("SM2 key pairs are not enabled on this Trent.");
   }
   const encodedContext = encodeContext(input.EncryptionContext);
-  const key = await resolveKey(context, input.KeyId as string, "anyIncludingAlias", action);
+  const key = await resolveKey(context, input.KeyId as string, action);
   requireSymmetricEncryptionKey(key, operation);
   stopIfDryRun(input);
   const pair = await context.services.keyPairs.take(spec);

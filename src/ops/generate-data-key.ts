@@ -22,7 +22,7 @@ export async function generateDataKeyFor(
   }
   const length = input.KeySpec !== undefined ? KEY_SPEC_BYTES[input.KeySpec] : (input.NumberOfBytes as number);
   const encodedContext = encodeContext(input.EncryptionContext);
-  const key = await resolveKey(context, input.KeyId as string, "anyIncludingAlias", action);
+  const key = await resolveKey(context, input.KeyId as string, action);
   requireSymmetricEncryptionKey(key, operation);
   stopIfDryRun(input);
   const plaintext = randomBytes(length);

@@ -1,6 +1,5 @@
 import {
   DisabledException,
-  InvalidArnException,
   InvalidKeyUsageException,
   KMSInvalidStateException,
   NotFoundException,
@@ -9,26 +8,20 @@ import { aliasArn, type KmsKey, keyArn } from "../domain/key.js";
 import { parseKeyReference } from "../domain/key-reference.js";
 import type { OperationContext } from "./context.js";
 
-/** Which spellings of a key an operation's KeyId member accepts, as the API reference lists them. */
-export type KeyIdForms = "keyIdOrArn" | "anyIncludingAlias";
-
 /**
- * Resolves a KeyId parameter (key id, key ARN, alias name or alias ARN) to a key, checks that the
- * caller may perform `action` on it, and records it for the audit trail.
+ * Resolves a KeyId parameter to a key, checks that the caller may perform `action` on it, and
+ * records it for the audit trail. Every operation accepts all four spellings (key id, key ARN,
+ * alias name, alias ARN); AWS limits some management operations to the first two, and a client
+ * written for AWS never depends on that refusal.
  */
-export async function resolveKey(
-  context: OperationContext,
-  keyIdParameter: string,
-  forms: KeyIdForms,
-  action: string,
-): Promise<KmsKey> {
-  const key = await findKey(context, keyIdParameter, forms);
+export async function resolveKey(context: OperationContext, keyIdParameter: string, action: string): Promise<KmsKey> {
+  const key = await findKey(context, keyIdParameter);
   context.resources.push(keyArn(key));
   await context.services.authorizer.authorize(context.caller, action, key);
   return key;
 }
 
-async function findKey(context: OperationContext, keyIdParameter: string, forms: KeyIdForms): Promise<KmsKey> {
+async function findKey(context: OperationContext, keyIdParameter: string): Promise<KmsKey> {
   const { caller, services } = context;
   const reference = parseKeyReference(keyIdParameter);
   switch (reference.kind) {
@@ -45,11 +38,6 @@ async function findKey(context: OperationContext, keyIdParameter: string, forms:
     }
     case "aliasName":
     case "aliasArn": {
-      if (forms === "keyIdOrArn") {
-        if (reference.kind === "aliasArn")
-          throw new InvalidArnException("Key Aliases are not supported for this operation.");
-        throw new NotFoundException(`Invalid keyId '${keyIdParameter}'`);
-      }
       const accountId = reference.kind === "aliasArn" ? reference.accountId : caller.accountId;
       const region = reference.kind === "aliasArn" ? reference.region : caller.region;
       if (region !== caller.region) throw new NotFoundException(`Invalid arn ${region}`);

@@ -9,7 +9,7 @@ export const listAliases: Operation<ListAliasesRequest, ListAliasesResponse> = a
   const after = decodeMarker(input.Marker);
   let targetKeyId: string | null = null;
   if (input.KeyId !== undefined) {
-    targetKeyId = (await resolveKey(context, input.KeyId, "keyIdOrArn", "kms:ListAliases")).keyId;
+    targetKeyId = (await resolveKey(context, input.KeyId, "kms:ListAliases")).keyId;
   } else {
     await services.authorizer.authorize(caller, "kms:ListAliases", null);
   }

@@ -8,7 +8,7 @@ export const listResourceTags: Operation<ListResourceTagsRequest, ListResourceTa
   input,
 ) => {
   const after = decodeMarker(input.Marker);
-  const key = await resolveKey(context, input.KeyId as string, "keyIdOrArn", "kms:ListResourceTags");
+  const key = await resolveKey(context, input.KeyId as string, "kms:ListResourceTags");
   const page = await context.services.store.listTags(key.keyId, after, pageSize(input.Limit, 50, 50));
   return { Tags: page.items, ...pageOutput(page.next) };
 };

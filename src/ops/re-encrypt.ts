@@ -13,12 +13,7 @@ import {
 
 export const reEncrypt: Operation<ReEncryptRequest, ReEncryptResponse> = async (context, input) => {
   const destinationContext = encodeContext(input.DestinationEncryptionContext);
-  const destination = await resolveKey(
-    context,
-    input.DestinationKeyId as string,
-    "anyIncludingAlias",
-    "kms:ReEncryptTo",
-  );
+  const destination = await resolveKey(context, input.DestinationKeyId as string, "kms:ReEncryptTo");
   requireSymmetricEncryptionKey(destination, "ReEncrypt");
   requireSymmetricAlgorithm(input.DestinationEncryptionAlgorithm, destination);
   await dryRunIgnoringCiphertext(

@@ -18,7 +18,7 @@ export const scheduleKeyDeletion: Operation<ScheduleKeyDeletionRequest, Schedule
       `PendingWindowInDays must be between ${MIN_DELETION_WINDOW_DAYS} and ${MAX_DELETION_WINDOW_DAYS}; it is ${days}.`,
     );
   }
-  const key = await resolveKey(context, input.KeyId as string, "keyIdOrArn", "kms:ScheduleKeyDeletion");
+  const key = await resolveKey(context, input.KeyId as string, "kms:ScheduleKeyDeletion");
   requireNotPendingDeletion(key);
   const deletionDate = new Date(context.services.now().getTime() + days * DAY_MS);
   await context.services.store.updateKey(key.keyId, {

@@ -88,7 +88,7 @@ export async function openCiphertext(
   }
   let key: KmsKey;
   if (keyIdParameter !== undefined) {
-    key = await resolveKey(context, keyIdParameter, "anyIncludingAlias", action);
+    key = await resolveKey(context, keyIdParameter, action);
     if (key.keyId !== header.keyId) {
       throw new IncorrectKeyException(
         "The key ID in the request does not identify the KMS key that encrypted the ciphertext.",
@@ -133,7 +133,7 @@ export async function dryRunIgnoringCiphertext(
   if (keyIdParameter === undefined) {
     throw new ValidationException(`${keyIdMember} is required when DryRunModifiers contains IGNORE_CIPHERTEXT.`);
   }
-  const key = await resolveKey(context, keyIdParameter, "anyIncludingAlias", action);
+  const key = await resolveKey(context, keyIdParameter, action);
   requireSymmetricEncryptionKey(key, operation);
   requireSymmetricAlgorithm(input.EncryptionAlgorithm, key);
   stopIfDryRun(input);

@@ -8,7 +8,7 @@ import { MAX_TAGS_PER_KEY, validateTags } from "./tags.js";
 export const tagResource: Operation<TagResourceRequest, Record<string, never>> = async (context, input) => {
   const tags = input.Tags as Tag[];
   validateTags(tags);
-  const key = await resolveKey(context, input.KeyId as string, "keyIdOrArn", "kms:TagResource");
+  const key = await resolveKey(context, input.KeyId as string, "kms:TagResource");
   requireNotPendingDeletion(key);
   const { store } = context.services;
   const existing = new Set((await store.listTags(key.keyId, null, MAX_TAGS_PER_KEY + 1)).items.map((t) => t.TagKey));

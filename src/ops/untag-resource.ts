@@ -3,7 +3,7 @@ import type { Operation } from "./context.js";
 import { requireNotPendingDeletion, resolveKey } from "./key-access.js";
 
 export const untagResource: Operation<UntagResourceRequest, Record<string, never>> = async (context, input) => {
-  const key = await resolveKey(context, input.KeyId as string, "keyIdOrArn", "kms:UntagResource");
+  const key = await resolveKey(context, input.KeyId as string, "kms:UntagResource");
   requireNotPendingDeletion(key);
   await context.services.store.removeTags(key.keyId, input.TagKeys as string[]);
   return {};

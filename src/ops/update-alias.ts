@@ -13,7 +13,7 @@ export const updateAlias: Operation<UpdateAliasRequest, Record<string, never>> =
   if (!alias)
     throw new NotFoundException(`Alias ${aliasArn(caller.region, caller.accountId, aliasName)} is not found.`);
   const current = await services.store.getKey(alias.targetKeyId);
-  const target = await resolveKey(context, input.TargetKeyId as string, "keyIdOrArn", "kms:UpdateAlias");
+  const target = await resolveKey(context, input.TargetKeyId as string, "kms:UpdateAlias");
   requireNotPendingDeletion(target);
   if (current && (current.keyUsage !== target.keyUsage || current.keySpec !== target.keySpec)) {
     throw new ValidationException(

@@ -6,7 +6,7 @@ export const updateKeyDescription: Operation<UpdateKeyDescriptionRequest, Record
   context,
   input,
 ) => {
-  const key = await resolveKey(context, input.KeyId as string, "keyIdOrArn", "kms:UpdateKeyDescription");
+  const key = await resolveKey(context, input.KeyId as string, "kms:UpdateKeyDescription");
   requireNotPendingDeletion(key);
   await context.services.store.updateKey(key.keyId, { description: input.Description as string });
   return {};

@@ -11,7 +11,7 @@ import {
 import type { Caller } from "../../domain/principal.js";
 import type { OperationContext, Services } from "../../ops/context.js";
 import { KMS_OPERATIONS } from "../../ops/index.js";
-import { decodeInput, OPERATIONS, TARGET_PREFIX, toWire } from "./shapes.js";
+import { decodeInput, OPERATIONS, TARGET_PREFIX, toWire, wipeBytes } from "./shapes.js";
 import { type IncomingSignedRequest, verifySigV4 } from "./sigv4.js";
 
 export interface EdgeRequest extends IncomingSignedRequest {
@@ -64,7 +64,13 @@ export class AwsJsonEdge {
       const operation = KMS_OPERATIONS[operationName];
       if (!operation) throw new UnsupportedOperationException(`Trent does not implement ${operationName} yet.`);
       const context: OperationContext = { caller, services: this.services, resources };
-      payload = toWire(await operation(context, input as never));
+      try {
+        const output = await operation(context, input as never);
+        payload = toWire(output);
+        wipeBytes(output);
+      } finally {
+        wipeBytes(input);
+      }
     } catch (thrown) {
       error = thrown instanceof KmsError ? thrown : this.internalError(thrown, requestId, operationName);
       status = error.status;

@@ -226,3 +226,12 @@ export function toWire(value: unknown): unknown {
   }
   return value;
 }
+
+/** Zeroes every byte buffer in an operation's output once it has been serialized: plaintext keys do not linger. */
+export function wipeBytes(value: unknown): void {
+  if (value instanceof Uint8Array) value.fill(0);
+  else if (Array.isArray(value)) for (const item of value) wipeBytes(item);
+  else if (typeof value === "object" && value !== null && !(value instanceof Date)) {
+    for (const item of Object.values(value)) wipeBytes(item);
+  }
+}
