@@ -111,11 +111,11 @@ export class KeyPairPool {
       this.respawnLater();
       return;
     }
-    worker.unref();
     const slot: Slot = { worker, spec: undefined };
     worker.on("message", (response: KeyPairResponse) => this.complete(slot, response));
     worker.on("error", () => {}); // Followed by "exit", which recovers.
     worker.on("exit", () => this.died(slot));
+    worker.unref(); // After on("message"), which would ref the worker again.
     this.slots.add(slot);
   }
 

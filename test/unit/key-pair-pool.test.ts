@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { type AsymmetricKeyDetails, createPrivateKey, createPublicKey, sign, verify } from "node:crypto";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
+import { promisify } from "node:util";
 import type { Worker } from "node:worker_threads";
 import {
   DATA_KEY_PAIR_SPECS,
@@ -33,6 +38,8 @@ const EXPECTED: Record<DataKeyPairSpec, Expected> = {
 
 // AlgorithmIdentifier { id-ecPublicKey (1.2.840.10045.2.1), sm2 (1.2.156.10197.1.301) }
 const SM2_ALGORITHM_IDENTIFIER = Buffer.from("301306072a8648ce3d020106082a811ccf5501822d", "hex");
+
+const execFileAsync = promisify(execFile);
 
 const NO_POOLING = Object.fromEntries(DATA_KEY_PAIR_SPECS.map((spec) => [spec, 0])) as Record<DataKeyPairSpec, number>;
 
@@ -145,13 +152,33 @@ test("RSA_4096 is served from a warm pool", async () => {
 test("on-demand requests do not wait for a background refill", async () => {
   const pool = poolWith({ RSA_4096: 1 });
   try {
-    // The single worker is busy refilling RSA_4096; both requests find their (depth 0) pool empty.
-    const [ecc, rsa] = await Promise.all([pool.take("ECC_NIST_P256"), pool.take("RSA_2048")]);
+    // The single worker is busy refilling RSA_4096 (seconds); the EC request finds its (depth 0)
+    // pool empty and is generated at once, long before the refill can finish.
+    const [ecc, edwards] = await Promise.all([pool.take("ECC_NIST_P256"), pool.take("ECC_NIST_EDWARDS25519")]);
     assert.equal(pool.available("RSA_4096"), 0);
     assertWellFormedPair("ECC_NIST_P256", ecc);
-    assertWellFormedPair("RSA_2048", rsa);
+    assertWellFormedPair("ECC_NIST_EDWARDS25519", edwards);
   } finally {
     await pool.close();
+  }
+});
+
+test("refill workers do not keep the process alive", async () => {
+  const script = `
+    import { KeyPairPool } from ${JSON.stringify(new URL("../../src/crypto/key-pair-pool.js", import.meta.url).href)};
+    const pool = new KeyPairPool({ depth: ${JSON.stringify({ ...NO_POOLING, RSA_4096: 3 })}, workers: 1 });
+    pool.start();
+    await pool.take("ECC_NIST_P256");
+    process.on("exit", () => console.log(pool.available("RSA_4096")));`;
+  // A file, not `node -e`: under -e the process exited even with ref'd workers.
+  const dir = await mkdtemp(join(tmpdir(), "key-pair-pool-"));
+  try {
+    const file = join(dir, "main.mjs");
+    await writeFile(file, script);
+    const { stdout } = await execFileAsync(process.execPath, [file], { timeout: 20_000 });
+    assert.ok(Number(stdout) < 3);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
   }
 });
 
