@@ -78,12 +78,8 @@ export function describeKey(key: KmsKey): KeyMetadata {
   if (CUSTOMER_MASTER_KEY_SPECS.has(key.keySpec)) metadata.CustomerMasterKeySpec = key.keySpec as CustomerMasterKeySpec;
   const encryptionAlgorithms = ENCRYPTION_ALGORITHMS_BY_SPEC[key.keySpec];
   if (encryptionAlgorithms) metadata.EncryptionAlgorithms = encryptionAlgorithms as never;
-  if (key.keyState === "PendingDeletion" && key.deletionDate) {
-    metadata.DeletionDate = key.deletionDate;
-    if (key.pendingDeletionWindowInDays !== null) {
-      metadata.PendingDeletionWindowInDays = key.pendingDeletionWindowInDays;
-    }
-  }
+  // PendingDeletionWindowInDays belongs to multi-Region primaries waiting on replicas (PendingReplicaDeletion).
+  if (key.keyState === "PendingDeletion" && key.deletionDate) metadata.DeletionDate = key.deletionDate;
   if (key.keySpec === "SYMMETRIC_DEFAULT") metadata.CurrentKeyMaterialId = keyMaterialId(key.keyId, key.currentVersion);
   return metadata;
 }

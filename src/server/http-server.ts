@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Logger } from "pino";
 import type { AwsJsonEdge, EdgeRequest } from "../protocol/aws/aws-json-edge.js";
@@ -56,8 +57,19 @@ function send(response: ServerResponse, status: number, headers: Record<string, 
   response.end(body);
 }
 
-function kmsErrorBody(code: string, message: string): string {
-  return JSON.stringify({ __type: code, message });
+/** An error answered by the listener itself, shaped as the AWS edge shapes its errors. */
+function sendKmsError(response: ServerResponse, status: number, code: string, message: string): void {
+  send(
+    response,
+    status,
+    { "content-type": "application/x-amz-json-1.1", "x-amzn-requestid": randomUUID() },
+    JSON.stringify({ __type: code, message }),
+  );
+}
+
+function rawKmsError(status: string, code: string, message: string): string {
+  const body = JSON.stringify({ __type: code, message });
+  return `HTTP/1.1 ${status}\r\ncontent-type: application/x-amz-json-1.1\r\nx-amzn-requestid: ${randomUUID()}\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`;
 }
 
 /** The HTTP listener: reads bounded bodies, serves /health, and hands everything else to the AWS edge. */
@@ -67,7 +79,8 @@ export function createHttpServer(
   options: HttpServerOptions,
   metrics: () => string,
 ): Server {
-  const server = createServer(async (request, response) => {
+  // Host is checked by SigV4 (it must be signed); Node's own bare 400 would not be a KMS error.
+  const server = createServer({ requireHostHeader: false }, async (request, response) => {
     try {
       if (request.method === "GET" && (request.url === "/health" || request.url === "/ready")) {
         send(response, 200, { "content-type": "application/json" }, '{"status":"ok"}');
@@ -78,12 +91,8 @@ export function createHttpServer(
         return;
       }
       if (request.method !== "POST") {
-        send(
-          response,
-          405,
-          { "content-type": "application/x-amz-json-1.1", allow: "POST" },
-          kmsErrorBody("UnknownOperationException", "KMS operations are sent as POST requests."),
-        );
+        response.setHeader("allow", "POST");
+        sendKmsError(response, 405, "UnknownOperationException", "KMS operations are sent as POST requests.");
         return;
       }
       const body = await readBody(request, options.maxBodyBytes);
@@ -106,25 +115,13 @@ export function createHttpServer(
     } catch (error) {
       if (error instanceof BodyTooLarge) {
         response.setHeader("connection", "close");
-        send(
-          response,
-          413,
-          { "content-type": "application/x-amz-json-1.1" },
-          kmsErrorBody(
-            "RequestEntityTooLargeException",
-            `The request body is larger than ${options.maxBodyBytes} bytes.`,
-          ),
-        );
+        const message = `The request body is larger than ${options.maxBodyBytes} bytes.`;
+        sendKmsError(response, 413, "RequestEntityTooLargeException", message);
         return;
       }
       logger.error({ err: error }, "unexpected failure in the HTTP layer");
       if (!response.headersSent) {
-        send(
-          response,
-          500,
-          { "content-type": "application/x-amz-json-1.1" },
-          kmsErrorBody("KMSInternalException", "An internal error occurred."),
-        );
+        sendKmsError(response, 500, "KMSInternalException", "An internal error occurred.");
       } else {
         response.destroy();
       }
@@ -133,15 +130,29 @@ export function createHttpServer(
   server.headersTimeout = options.headersTimeoutMs;
   server.requestTimeout = options.requestTimeoutMs;
   server.keepAliveTimeout = 5_000;
-  server.on("clientError", (_error, socket) => {
-    if (socket.writable) {
-      const body = kmsErrorBody("SerializationException", "The HTTP request is malformed.");
-      socket.end(
-        `HTTP/1.1 400 Bad Request\r\ncontent-type: application/x-amz-json-1.1\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
-      );
-    } else {
+  server.on("clientError", (error: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable) {
       socket.destroy();
+      return;
     }
+    socket.end(
+      error.code === "HPE_HEADER_OVERFLOW"
+        ? rawKmsError(
+            "431 Request Header Fields Too Large",
+            "SerializationException",
+            "The request headers are too large.",
+          )
+        : rawKmsError("400 Bad Request", "SerializationException", "The HTTP request is malformed."),
+    );
+  });
+  server.on("checkExpectation", (_request, response: ServerResponse) => {
+    response.setHeader("connection", "close");
+    sendKmsError(response, 417, "SerializationException", "Only 'Expect: 100-continue' is supported.");
+  });
+  server.on("connect", (_request, socket) => {
+    socket.end(
+      rawKmsError("405 Method Not Allowed", "UnknownOperationException", "KMS operations are sent as POST requests."),
+    );
   });
   return server;
 }
