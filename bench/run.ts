@@ -5,12 +5,7 @@
  */
 import { Agent } from "node:http";
 import { performance } from "node:perf_hooks";
-import {
-  CreateKeyCommand,
-  GenerateDataKeyCommand,
-  GenerateDataKeyPairCommand,
-  KMSClient,
-} from "@aws-sdk/client-kms";
+import { CreateKeyCommand, GenerateDataKeyCommand, GenerateDataKeyPairCommand, KMSClient } from "@aws-sdk/client-kms";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
 import { startTrentProcess, type TrentProcess } from "../test/integration/trent-process.js";
 
@@ -34,7 +29,12 @@ function percentile(sorted: number[], p: number): number {
 
 function summary(samples: number[]): { n: number; p50: number; p99: number; max: number } {
   const sorted = [...samples].sort((a, b) => a - b);
-  return { n: sorted.length, p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted[sorted.length - 1] as number };
+  return {
+    n: sorted.length,
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+    max: sorted[sorted.length - 1] as number,
+  };
 }
 
 function row(label: string, s: ReturnType<typeof summary>): string {
@@ -94,7 +94,9 @@ async function main(): Promise<void> {
     process.stdout.write("GenerateDataKey AES_256 (sequential, one client)\n");
     process.stdout.write(`${row("  no other load", summary(quiet))}\n`);
     process.stdout.write(`${row(`  while ${BURST} RSA_4096 pair requests are in flight`, summary(busy))}\n`);
-    process.stdout.write(`  (the burst took ${burstSeconds.toFixed(2)} s; samples were taken only while it was in flight)\n`);
+    process.stdout.write(
+      `  (the burst took ${burstSeconds.toFixed(2)} s; samples were taken only while it was in flight)\n`,
+    );
   } finally {
     await pooled.stop();
     await unpooled.stop();
