@@ -260,3 +260,15 @@ describe("root of trust", () => {
     assert.equal(wrapped.includes(plaintext), false);
   });
 });
+
+describe("SM2", () => {
+  test("SM2 data key pairs are refused when the service is configured without SM2, as AWS does outside China", async () => {
+    const { keyId } = await newKey();
+    const withoutSm2 = { ...admin(), services: { ...services, allowSm2: false } };
+    assert.equal(
+      await errorCode(generateDataKeyPair(withoutSm2, { KeyId: keyId, KeyPairSpec: "SM2" })),
+      "UnsupportedOperationException",
+    );
+    assert.equal(await errorCode(generateDataKeyPair(admin(), { KeyId: keyId, KeyPairSpec: "SM2" })), "ok");
+  });
+});
