@@ -41,22 +41,18 @@ export class BackingKeys {
     return plaintext;
   }
 
-  /** Drops every cached version of a key, zeroing it (after deletion). */
+  /**
+   * Drops every cached version of a key (after deletion). Buffers are dropped, not zeroed: a
+   * request still holding one must never find it turned into an all-zero key.
+   */
   forget(keyId: string): void {
-    for (const [cacheKey, value] of this.cache) {
-      if (cacheKey.startsWith(`${keyId}/`)) {
-        value.fill(0);
-        this.cache.delete(cacheKey);
-      }
+    for (const cacheKey of this.cache.keys()) {
+      if (cacheKey.startsWith(`${keyId}/`)) this.cache.delete(cacheKey);
     }
   }
 
   private remember(cacheKey: string, plaintext: Buffer): void {
-    if (this.cache.size >= this.maxCached) {
-      const oldest = this.cache.keys().next().value as string;
-      this.cache.get(oldest)?.fill(0);
-      this.cache.delete(oldest);
-    }
+    if (this.cache.size >= this.maxCached) this.cache.delete(this.cache.keys().next().value as string);
     this.cache.set(cacheKey, plaintext);
   }
 }

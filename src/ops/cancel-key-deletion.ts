@@ -9,11 +9,11 @@ export const cancelKeyDeletion: Operation<CancelKeyDeletionRequest, CancelKeyDel
   input,
 ) => {
   const key = await resolveKey(context, input.KeyId as string, "kms:CancelKeyDeletion");
-  if (key.keyState !== "PendingDeletion") throw new KMSInvalidStateException(`${keyArn(key)} is not pending deletion.`);
-  await context.services.store.updateKey(key.keyId, {
-    keyState: "Disabled",
-    deletionDate: null,
-    pendingDeletionWindowInDays: null,
-  });
+  const cancelled = await context.services.store.updateKey(
+    key.keyId,
+    { keyState: "Disabled", deletionDate: null, pendingDeletionWindowInDays: null },
+    ["PendingDeletion"],
+  );
+  if (!cancelled) throw new KMSInvalidStateException(`${keyArn(key)} is not pending deletion.`);
   return { KeyId: keyArn(key) };
 };

@@ -2,10 +2,14 @@ import type { Services } from "./context.js";
 
 /** Deletes every key whose deletion window has passed; returns how many were deleted. */
 export async function deleteDueKeys(services: Services): Promise<number> {
-  const due = await services.store.keysDueForDeletion(services.now());
-  for (const keyId of due) {
-    await services.store.deleteKey(keyId);
-    services.backingKeys.forget(keyId);
+  const now = services.now();
+  let deleted = 0;
+  for (const keyId of await services.store.keysDueForDeletion(now)) {
+    // Re-checked in the delete itself: a CancelKeyDeletion may have landed since the listing.
+    if (await services.store.deleteKeyIfDue(keyId, now)) {
+      services.backingKeys.forget(keyId);
+      deleted++;
+    }
   }
-  return due.length;
+  return deleted;
 }

@@ -1,15 +1,6 @@
 import type { DisableKeyRequest } from "@aws-sdk/client-kms";
-import { KMSInvalidStateException } from "../domain/errors.js";
-import { keyArn } from "../domain/key.js";
 import type { Operation } from "./context.js";
-import { requireNotPendingDeletion, resolveKey } from "./key-access.js";
+import { setKeyEnabled } from "./set-key-enabled.js";
 
-export const disableKey: Operation<DisableKeyRequest, Record<string, never>> = async (context, input) => {
-  const key = await resolveKey(context, input.KeyId as string, "kms:DisableKey");
-  requireNotPendingDeletion(key);
-  if (key.keyState === "PendingImport") throw new KMSInvalidStateException(`${keyArn(key)} is pending import.`);
-  if (key.keyState !== "Disabled") {
-    await context.services.store.updateKey(key.keyId, { keyState: "Disabled" });
-  }
-  return {};
-};
+export const disableKey: Operation<DisableKeyRequest, Record<string, never>> = (context, input) =>
+  setKeyEnabled(context, input.KeyId as string, "kms:DisableKey", false);

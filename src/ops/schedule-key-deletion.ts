@@ -1,5 +1,5 @@
 import type { ScheduleKeyDeletionRequest, ScheduleKeyDeletionResponse } from "@aws-sdk/client-kms";
-import { ValidationException } from "../domain/errors.js";
+import { KMSInvalidStateException, ValidationException } from "../domain/errors.js";
 import { keyArn } from "../domain/key.js";
 import type { Operation } from "./context.js";
 import { requireNotPendingDeletion, resolveKey } from "./key-access.js";
@@ -21,10 +21,11 @@ export const scheduleKeyDeletion: Operation<ScheduleKeyDeletionRequest, Schedule
   const key = await resolveKey(context, input.KeyId as string, "kms:ScheduleKeyDeletion");
   requireNotPendingDeletion(key);
   const deletionDate = new Date(context.services.now().getTime() + days * DAY_MS);
-  await context.services.store.updateKey(key.keyId, {
-    keyState: "PendingDeletion",
-    deletionDate,
-    pendingDeletionWindowInDays: days,
-  });
+  const scheduled = await context.services.store.updateKey(
+    key.keyId,
+    { keyState: "PendingDeletion", deletionDate, pendingDeletionWindowInDays: days },
+    ["Enabled", "Disabled", "PendingImport"],
+  );
+  if (!scheduled) throw new KMSInvalidStateException(`${keyArn(key)} is pending deletion.`);
   return { KeyId: keyArn(key), DeletionDate: deletionDate, KeyState: "PendingDeletion", PendingWindowInDays: days };
 };

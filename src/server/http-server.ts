@@ -95,8 +95,14 @@ export function createHttpServer(
         sendKmsError(response, 405, "UnknownOperationException", "KMS operations are sent as POST requests.");
         return;
       }
+      const target = request.url ?? "/";
+      if (!target.startsWith("/") || !URL.canParse(target, "http://trent.invalid")) {
+        response.setHeader("connection", "close");
+        sendKmsError(response, 400, "SerializationException", "The request target must be an absolute path such as /.");
+        return;
+      }
       const body = await readBody(request, options.maxBodyBytes);
-      const url = new URL(request.url ?? "/", "http://trent.invalid");
+      const url = new URL(target, "http://trent.invalid");
       const query: Record<string, string | string[]> = {};
       for (const [name, value] of url.searchParams) {
         const existing = query[name];
@@ -109,6 +115,7 @@ export function createHttpServer(
         headers: headerMap(request.rawHeaders),
         body,
         remoteAddress: request.socket.remoteAddress ?? null,
+        secure: "encrypted" in request.socket && request.socket.encrypted === true,
       };
       const result = await edge.handle(edgeRequest);
       send(response, result.status, result.headers, result.body);

@@ -49,6 +49,12 @@ function decoderFor(shapeName: string): Decoder {
   return compiled;
 }
 
+/** A list as AWS's validation messages show it: `[a, b]`, cut short when long. */
+function describeList(items: unknown[]): string {
+  const text = `[${items.map((item) => (typeof item === "string" ? item : "...")).join(", ")}]`;
+  return text.length > 256 ? `${text.slice(0, 253)}...` : text;
+}
+
 function describeValue(shape: Shape, value: unknown): string {
   if (shape.sensitive) return "Value";
   if (typeof value === "string") return `Value '${value}'`;
@@ -164,11 +170,14 @@ function compile(shape: Shape): Decoder {
       const decodeMember = decoderFor((shape.member as ShapeRef).shape);
       return (value, path, problems) => {
         if (!Array.isArray(value)) throw new WrongType(`Expected a list at '${path}'`);
-        checkLength(shape, value, value.length, path, problems, "length");
-        return value.map((item, i) => {
+        // Members first: a wrong member type is a SerializationException, and the length message
+        // then describes decoded values, never the raw (possibly deeply nested) input.
+        const decoded = value.map((item, i) => {
           if (item === null) throw new WrongType(`Null list member at '${path}.${i + 1}.member'`);
           return decodeMember(item, `${path}.${i + 1}.member`, problems);
         });
+        checkLength(shape, describeList(decoded), decoded.length, path, problems, "length");
+        return decoded;
       };
     }
     case "map": {

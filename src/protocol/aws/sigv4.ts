@@ -76,6 +76,10 @@ function parseAuthorization(header: string): ParsedAuthorization {
     );
   }
   const [accessKeyId, date, region, service] = credential as [string, string, string, string];
+  // The region becomes part of every ARN Trent returns, so it must be one an ARN can carry.
+  if (!/^[a-z0-9]+(-[a-z0-9]+)*$/.test(region)) {
+    throw new InvalidSignatureException(`Credential should be scoped to a valid region, not '${region}'.`);
+  }
   const signature = params.get("Signature") as string;
   if (!/^[0-9a-f]{64}$/.test(signature)) throw new InvalidSignatureException(signatureMismatch());
   return {
@@ -196,7 +200,8 @@ export async function verifySigV4(
     }),
     { signingDate, signableHeaders: new Set(auth.signedHeaders) },
   );
-  const expected = /Signature=([0-9a-f]{64})$/.exec(signed.headers.authorization ?? "")?.[1] ?? "";
+  const expected = /Signature=([0-9a-f]{64})$/.exec(signed.headers.authorization ?? "")?.[1];
+  if (expected === undefined) throw new Error("the signer produced no signature");
   if (
     !timingSafeEqual(
       Buffer.from(expected, "latin1"),
