@@ -23,7 +23,7 @@ export interface IssuedAccessKey {
 }
 
 /** A principal's identity as the edge learns it from a verified access key. */
-export type CallerIdentity = Omit<Caller, "region">;
+export type CallerIdentity = Omit<Caller, "region" | "sourceIp" | "secureTransport">;
 
 /**
  * Access keys for SigV4. The secret must be recoverable to verify signatures, so it is stored
@@ -35,12 +35,12 @@ export class AccessKeys {
     private readonly root: RootOfTrust,
   ) {}
 
-  /** Creates an IAM-style user principal if it does not exist. */
-  async ensureUser(accountId: string, userName: string): Promise<Principal> {
-    const arn = `arn:aws:iam::${accountId}:user/${userName}`;
+  /** Creates an IAM-style user or role principal if it does not exist. */
+  async ensurePrincipal(accountId: string, kind: "user" | "role", name: string): Promise<Principal> {
+    const arn = `arn:aws:iam::${accountId}:${kind}/${name}`;
     const existing = await this.store.getPrincipal(arn);
     if (existing) return existing;
-    const principal = { arn, accountId, principalId: `AIDA${randomBase32(17)}` };
+    const principal = { arn, accountId, principalId: `${kind === "user" ? "AIDA" : "AROA"}${randomBase32(17)}` };
     await this.store.putPrincipal(principal);
     return principal;
   }

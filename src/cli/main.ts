@@ -1,7 +1,10 @@
 #!/usr/bin/env node
+import { readFileSync } from "node:fs";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { DATA_KEY_PAIR_SPECS, type DataKeyPairSpec } from "../crypto/data-key-pair-spec.js";
-import { openDataDirectory, startTrent, writeCredentialsFile } from "../server/trent.js";
+import { parsePolicyDocument } from "../policy/policy-document.js";
+import { type DataDirectory, openDataDirectory, startTrent, writeCredentialsFile } from "../server/trent.js";
+import type { Principal } from "../store/store.js";
 
 const DEFAULT_POOL_DEPTH: Record<DataKeyPairSpec, number> = Object.fromEntries(
   DATA_KEY_PAIR_SPECS.map((spec) => [spec, spec.startsWith("RSA_") ? 2 : 8]),
@@ -110,39 +113,84 @@ program
     process.once("SIGTERM", stop);
   });
 
+/** Opens the data directory for one admin command and closes it afterwards. */
+async function withDataDirectory(
+  options: { data: string; rootKey?: string },
+  run: (data: DataDirectory) => Promise<void>,
+): Promise<void> {
+  const data = await openDataDirectory(options.data, options.rootKey);
+  try {
+    await run(data);
+  } finally {
+    await data.store.close();
+  }
+}
+
+const PRINCIPAL_NAME = /^[\w+=,.@-]{1,64}$/;
+
+/** `--user NAME` or `--role NAME`, in `--account-id` or Trent's own account: created if new. */
+async function principalFrom(
+  data: DataDirectory,
+  options: { user?: string; role?: string; accountId?: string },
+): Promise<Principal> {
+  const kind = options.user !== undefined ? "user" : "role";
+  const name = options.user ?? options.role;
+  if ((options.user === undefined) === (options.role === undefined) || name === undefined) {
+    throw new InvalidArgumentError("give exactly one of --user NAME or --role NAME");
+  }
+  if (!PRINCIPAL_NAME.test(name)) throw new InvalidArgumentError("names are 1-64 of [A-Za-z0-9_+=,.@-]");
+  return data.accessKeys.ensurePrincipal(options.accountId ?? data.accountId, kind, name);
+}
+
+function principalOptions(command: Command): Command {
+  return command
+    .option("--user <name>", "an IAM-style user")
+    .option("--role <name>", "an IAM-style role")
+    .addOption(
+      new Option("--account-id <id>", "the principal's account (default: Trent's account)").argParser(parseAccountId),
+    )
+    .addOption(dataOption())
+    .addOption(rootKeyOption());
+}
+
+const principal = program.command("principal").description("manage users and roles");
+
+principalOptions(
+  principal.command("create").description("create a user or role (no-op if it exists) and print its ARN"),
+).action((options) =>
+  withDataDirectory(options, async (data) => {
+    process.stdout.write(`${(await principalFrom(data, options)).arn}\n`);
+  }),
+);
+
 const accessKey = program.command("access-key").description("manage access keys of principals");
 
-accessKey
-  .command("create")
-  .description("create an access key for a user (created if new) and print it, or write it as a credentials file")
-  .requiredOption("--user <name>", "IAM-style user name")
-  .addOption(new Option("--account-id <id>", "the user's account (default: Trent's account)").argParser(parseAccountId))
+principalOptions(
+  accessKey
+    .command("create")
+    .description("create an access key for a user or role (created if new); print it or write a credentials file"),
+)
   .option("--credentials-file <file>", "write an AWS shared-credentials file (mode 0600) instead of printing")
   .option("--profile <name>", "profile name in the credentials file", "trent")
   .option("--region <region>", "region in the credentials file", "us-east-1")
-  .addOption(dataOption())
-  .addOption(rootKeyOption())
-  .action(async (options) => {
-    const data = await openDataDirectory(options.data, options.rootKey);
-    try {
-      if (!/^[\w+=,.@-]{1,64}$/.test(options.user))
-        throw new InvalidArgumentError("user names are 1-64 of [A-Za-z0-9_+=,.@-]");
-      const principal = await data.accessKeys.ensureUser(options.accountId ?? data.accountId, options.user);
-      const issued = await data.accessKeys.issue(principal);
+  .action((options) =>
+    withDataDirectory(options, async (data) => {
+      const issued = await data.accessKeys.issue(await principalFrom(data, options));
       if (options.credentialsFile) {
         writeCredentialsFile(options.credentialsFile, options.profile, issued, options.region);
         process.stdout.write(
           `${issued.accessKeyId} for ${issued.principalArn} written to ${options.credentialsFile}\n`,
         );
       } else {
-        process.stdout.write(
-          `${JSON.stringify({ AccessKeyId: issued.accessKeyId, SecretAccessKey: issued.secretAccessKey, Arn: issued.principalArn }, null, 2)}\n`,
-        );
+        const printed = {
+          AccessKeyId: issued.accessKeyId,
+          SecretAccessKey: issued.secretAccessKey,
+          Arn: issued.principalArn,
+        };
+        process.stdout.write(`${JSON.stringify(printed, null, 2)}\n`);
       }
-    } finally {
-      await data.store.close();
-    }
-  });
+    }),
+  );
 
 accessKey
   .command("list")
@@ -150,16 +198,13 @@ accessKey
   .option("--user-arn <arn>", "only this principal's keys")
   .addOption(dataOption())
   .addOption(rootKeyOption())
-  .action(async (options) => {
-    const data = await openDataDirectory(options.data, options.rootKey);
-    try {
+  .action((options) =>
+    withDataDirectory(options, async (data) => {
       for (const key of await data.store.listAccessKeys(options.userArn ?? null)) {
         process.stdout.write(`${key.accessKeyId}\t${key.principalArn}\t${key.createdAt.toISOString()}\n`);
       }
-    } finally {
-      await data.store.close();
-    }
-  });
+    }),
+  );
 
 accessKey
   .command("delete")
@@ -167,17 +212,55 @@ accessKey
   .argument("<access-key-id>")
   .addOption(dataOption())
   .addOption(rootKeyOption())
-  .action(async (accessKeyId: string, options) => {
-    const data = await openDataDirectory(options.data, options.rootKey);
-    try {
+  .action((accessKeyId: string, options) =>
+    withDataDirectory(options, async (data) => {
       if (!(await data.store.deleteAccessKey(accessKeyId))) {
         process.stderr.write(`no access key ${accessKeyId}\n`);
         process.exitCode = 1;
       }
-    } finally {
-      await data.store.close();
-    }
-  });
+    }),
+  );
+
+const identityPolicy = program
+  .command("identity-policy")
+  .description("manage identity (IAM-style) policies attached to users and roles");
+
+principalOptions(identityPolicy.command("put").description("attach or replace a named identity policy"))
+  .requiredOption("--name <name>", "policy name")
+  .requiredOption("--document <json-or-@file>", "the policy document, or @path to read it from a file")
+  .action((options) =>
+    withDataDirectory(options, async (data) => {
+      const document = options.document.startsWith("@")
+        ? readFileSync(options.document.slice(1), "utf8")
+        : options.document;
+      parsePolicyDocument(document, "identity");
+      const target = await principalFrom(data, options);
+      await data.store.putIdentityPolicy({ principalArn: target.arn, policyName: options.name, document });
+      process.stdout.write(`${options.name} attached to ${target.arn}\n`);
+    }),
+  );
+
+principalOptions(identityPolicy.command("list").description("print a principal's identity policies")).action(
+  (options) =>
+    withDataDirectory(options, async (data) => {
+      const target = await principalFrom(data, options);
+      const policies = await data.store.listIdentityPolicies(target.arn);
+      const printed = policies.map((p) => ({ PolicyName: p.policyName, Document: JSON.parse(p.document) }));
+      process.stdout.write(`${JSON.stringify(printed, null, 2)}\n`);
+    }),
+);
+
+principalOptions(identityPolicy.command("delete").description("detach a named identity policy"))
+  .requiredOption("--name <name>", "policy name")
+  .action((options) =>
+    withDataDirectory(options, async (data) => {
+      const target = await principalFrom(data, options);
+      if (!(await data.store.deleteIdentityPolicy(target.arn, options.name))) {
+        process.stderr.write(`${target.arn} has no policy ${options.name}\n`);
+        process.exitCode = 1;
+      }
+    }),
+  );
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   process.stderr.write(`trent: ${error instanceof Error ? error.message : String(error)}\n`);

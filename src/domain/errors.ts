@@ -30,6 +30,7 @@ export class IncompleteSignatureException extends kmsError("IncompleteSignatureE
 export class InvalidAliasNameException extends kmsError("InvalidAliasNameException") {}
 export class InvalidArnException extends kmsError("InvalidArnException") {}
 export class InvalidCiphertextException extends kmsError("InvalidCiphertextException") {}
+export class InvalidGrantIdException extends kmsError("InvalidGrantIdException") {}
 export class InvalidGrantTokenException extends kmsError("InvalidGrantTokenException") {}
 export class InvalidKeyUsageException extends kmsError("InvalidKeyUsageException") {}
 export class InvalidMarkerException extends kmsError("InvalidMarkerException") {}

@@ -7,6 +7,10 @@ export interface Caller {
   readonly accessKeyId: string;
   /** The region the request was signed for; keys and aliases live per account and region. */
   readonly region: string;
+  /** The client's address (aws:SourceIp), when known. */
+  readonly sourceIp: string | null;
+  /** Whether the request came over TLS (aws:SecureTransport). */
+  readonly secureTransport: boolean;
 }
 
 export function userArn(accountId: string, userName: string): string {

@@ -29,6 +29,8 @@ export interface OperationContext {
   readonly services: Services;
   /** Key ARNs the operation resolved, recorded in the audit event. */
   readonly resources: string[];
+  /** The request's GrantTokens, where the operation takes them. */
+  readonly grantTokens: readonly string[];
 }
 
 export type Operation<I = never, O = unknown> = (context: OperationContext, input: I) => Promise<O>;

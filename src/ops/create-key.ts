@@ -1,15 +1,13 @@
 import { randomUUID } from "node:crypto";
 import type { CreateKeyRequest, CreateKeyResponse } from "@aws-sdk/client-kms";
 import { defaultKeyPolicy } from "../domain/default-key-policy.js";
-import {
-  LimitExceededException,
-  MalformedPolicyDocumentException,
-  UnsupportedOperationException,
-  ValidationException,
-} from "../domain/errors.js";
+import { LimitExceededException, UnsupportedOperationException, ValidationException } from "../domain/errors.js";
 import { describeKey, type KmsKey, type Tag } from "../domain/key.js";
+import type { RequestConditions } from "../policy/authorizer.js";
+import { authorize } from "./authorize.js";
 import type { Operation } from "./context.js";
-import { MAX_TAGS_PER_KEY, validateTags } from "./tags.js";
+import { checkKeyPolicy } from "./key-policy.js";
+import { MAX_TAGS_PER_KEY, requestTagConditions, validateTags } from "./tags.js";
 
 const FIRST_KEY_VERSION = 1;
 
@@ -35,13 +33,12 @@ export const createKey: Operation<CreateKeyRequest, CreateKeyResponse> = async (
   }
   if (input.MultiRegion === true)
     throw new UnsupportedOperationException("Trent does not support multi-Region keys yet.");
-  if (input.Policy !== undefined) requirePolicyDocument(input.Policy);
   const tags = (input.Tags ?? []) as Tag[];
   validateTags(tags);
   if (tags.length > MAX_TAGS_PER_KEY)
     throw new LimitExceededException(`A KMS key can have at most ${MAX_TAGS_PER_KEY} tags.`);
 
-  await services.authorizer.authorize(caller, "kms:CreateKey", null);
+  await authorize(context, "kms:CreateKey", null, createKeyConditions(input, keySpec, keyUsage, origin, tags));
 
   const key: KmsKey = {
     keyId: randomUUID(),
@@ -58,19 +55,26 @@ export const createKey: Operation<CreateKeyRequest, CreateKeyResponse> = async (
     policy: input.Policy ?? defaultKeyPolicy(caller.accountId),
     currentVersion: FIRST_KEY_VERSION,
   };
+  if (input.Policy !== undefined)
+    await checkKeyPolicy(context, key, input.Policy, input.BypassPolicyLockoutSafetyCheck);
   const material = await services.backingKeys.create(key.keyId, key.currentVersion);
   await services.store.createKey(key, material.wrapped, tags);
   return { KeyMetadata: describeKey(key) };
 };
 
-function requirePolicyDocument(policy: string): void {
-  let document: unknown;
-  try {
-    document = JSON.parse(policy);
-  } catch {
-    throw new MalformedPolicyDocumentException("The key policy is not valid JSON.");
-  }
-  if (typeof document !== "object" || document === null || Array.isArray(document)) {
-    throw new MalformedPolicyDocumentException("The key policy must be a JSON object.");
-  }
+function createKeyConditions(
+  input: CreateKeyRequest,
+  keySpec: string,
+  keyUsage: string,
+  origin: string,
+  tags: readonly Tag[],
+): RequestConditions {
+  const conditions: Record<string, string | string[]> = {
+    "kms:KeySpec": keySpec,
+    "kms:KeyUsage": keyUsage,
+    "kms:KeyOrigin": origin,
+    "kms:BypassPolicyLockoutSafetyCheck": String(input.BypassPolicyLockoutSafetyCheck === true),
+    ...requestTagConditions(tags),
+  };
+  return conditions;
 }

@@ -2,6 +2,7 @@ import type { DeleteAliasRequest } from "@aws-sdk/client-kms";
 import { NotFoundException } from "../domain/errors.js";
 import { aliasArn, keyArn } from "../domain/key.js";
 import { validateAliasName } from "./alias-name.js";
+import { authorize } from "./authorize.js";
 import type { Operation } from "./context.js";
 
 export const deleteAlias: Operation<DeleteAliasRequest, Record<string, never>> = async (context, input) => {
@@ -13,7 +14,7 @@ export const deleteAlias: Operation<DeleteAliasRequest, Record<string, never>> =
   if (!alias || !key)
     throw new NotFoundException(`Alias ${aliasArn(caller.region, caller.accountId, aliasName)} is not found.`);
   context.resources.push(keyArn(key));
-  await services.authorizer.authorize(caller, "kms:DeleteAlias", key);
+  await authorize(context, "kms:DeleteAlias", key);
   await services.store.deleteAlias(caller.accountId, caller.region, aliasName);
   return {};
 };

@@ -1,5 +1,6 @@
 import type { EncryptRequest, EncryptResponse } from "@aws-sdk/client-kms";
 import { keyArn } from "../domain/key.js";
+import { encryptionContextConditions } from "./authorize.js";
 import type { Operation } from "./context.js";
 import { stopIfDryRun } from "./dry-run.js";
 import { requireSymmetricEncryptionKey, resolveKey } from "./key-access.js";
@@ -7,7 +8,10 @@ import { encodeContext, requireSymmetricAlgorithm, sealUnderKey } from "./symmet
 
 export const encrypt: Operation<EncryptRequest, EncryptResponse> = async (context, input) => {
   const encodedContext = encodeContext(input.EncryptionContext);
-  const key = await resolveKey(context, input.KeyId as string, "kms:Encrypt");
+  const key = await resolveKey(context, input.KeyId as string, "kms:Encrypt", {
+    ...encryptionContextConditions(input.EncryptionContext),
+    "kms:EncryptionAlgorithm": input.EncryptionAlgorithm ?? "SYMMETRIC_DEFAULT",
+  });
   requireSymmetricEncryptionKey(key, "Encrypt");
   requireSymmetricAlgorithm(input.EncryptionAlgorithm, key);
   stopIfDryRun(input);

@@ -2,6 +2,7 @@ import type { GenerateDataKeyPairRequest, GenerateDataKeyPairResponse } from "@a
 import type { DataKeyPairSpec } from "../crypto/data-key-pair-spec.js";
 import { UnsupportedOperationException } from "../domain/errors.js";
 import { keyArn } from "../domain/key.js";
+import { encryptionContextConditions } from "./authorize.js";
 import type { Operation, OperationContext } from "./context.js";
 import { stopIfDryRun } from "./dry-run.js";
 import { requireSymmetricEncryptionKey, resolveKey } from "./key-access.js";
@@ -20,7 +21,10 @@ export async function generateDataKeyPairFor(
     throw new UnsupportedOperationException("SM2 key pairs are not enabled on this Trent.");
   }
   const encodedContext = encodeContext(input.EncryptionContext);
-  const key = await resolveKey(context, input.KeyId as string, action);
+  const key = await resolveKey(context, input.KeyId as string, action, {
+    ...encryptionContextConditions(input.EncryptionContext),
+    "kms:DataKeyPairSpec": spec,
+  });
   requireSymmetricEncryptionKey(key, operation);
   stopIfDryRun(input);
   const pair = await context.services.keyPairs.take(spec);

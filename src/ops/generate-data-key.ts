@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import type { GenerateDataKeyRequest, GenerateDataKeyResponse } from "@aws-sdk/client-kms";
 import { ValidationException } from "../domain/errors.js";
 import { keyArn } from "../domain/key.js";
+import { encryptionContextConditions } from "./authorize.js";
 import type { Operation, OperationContext } from "./context.js";
 import { stopIfDryRun } from "./dry-run.js";
 import { requireSymmetricEncryptionKey, resolveKey } from "./key-access.js";
@@ -22,7 +23,12 @@ export async function generateDataKeyFor(
   }
   const length = input.KeySpec !== undefined ? KEY_SPEC_BYTES[input.KeySpec] : (input.NumberOfBytes as number);
   const encodedContext = encodeContext(input.EncryptionContext);
-  const key = await resolveKey(context, input.KeyId as string, action);
+  const key = await resolveKey(
+    context,
+    input.KeyId as string,
+    action,
+    encryptionContextConditions(input.EncryptionContext),
+  );
   requireSymmetricEncryptionKey(key, operation);
   stopIfDryRun(input);
   const plaintext = randomBytes(length);

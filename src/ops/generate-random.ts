@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { GenerateRandomRequest, GenerateRandomResponse } from "@aws-sdk/client-kms";
 import { UnsupportedOperationException, ValidationException } from "../domain/errors.js";
+import { authorize } from "./authorize.js";
 import type { Operation } from "./context.js";
 import { refuseRecipient } from "./unsupported-recipient.js";
 
@@ -10,6 +11,6 @@ export const generateRandom: Operation<GenerateRandomRequest, GenerateRandomResp
     throw new UnsupportedOperationException("Trent does not support custom key stores.");
   }
   refuseRecipient(input);
-  await context.services.authorizer.authorize(context.caller, "kms:GenerateRandom", null);
+  await authorize(context, "kms:GenerateRandom", null);
   return { Plaintext: randomBytes(input.NumberOfBytes) };
 };

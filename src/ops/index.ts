@@ -1,6 +1,7 @@
 import { cancelKeyDeletion } from "./cancel-key-deletion.js";
 import type { Operation } from "./context.js";
 import { createAlias } from "./create-alias.js";
+import { createGrant } from "./create-grant.js";
 import { createKey } from "./create-key.js";
 import { decrypt } from "./decrypt.js";
 import { deleteAlias } from "./delete-alias.js";
@@ -13,10 +14,17 @@ import { generateDataKeyPair } from "./generate-data-key-pair.js";
 import { generateDataKeyPairWithoutPlaintext } from "./generate-data-key-pair-without-plaintext.js";
 import { generateDataKeyWithoutPlaintext } from "./generate-data-key-without-plaintext.js";
 import { generateRandom } from "./generate-random.js";
+import { getKeyPolicy } from "./get-key-policy.js";
 import { listAliases } from "./list-aliases.js";
+import { listGrants } from "./list-grants.js";
+import { listKeyPolicies } from "./list-key-policies.js";
 import { listKeys } from "./list-keys.js";
 import { listResourceTags } from "./list-resource-tags.js";
+import { listRetirableGrants } from "./list-retirable-grants.js";
+import { putKeyPolicy } from "./put-key-policy.js";
 import { reEncrypt } from "./re-encrypt.js";
+import { retireGrant } from "./retire-grant.js";
+import { revokeGrant } from "./revoke-grant.js";
 import { scheduleKeyDeletion } from "./schedule-key-deletion.js";
 import { tagResource } from "./tag-resource.js";
 import { untagResource } from "./untag-resource.js";
@@ -31,6 +39,7 @@ import { updateKeyDescription } from "./update-key-description.js";
 export const KMS_OPERATIONS: Readonly<Record<string, Operation<any, unknown>>> = {
   CancelKeyDeletion: cancelKeyDeletion,
   CreateAlias: createAlias,
+  CreateGrant: createGrant,
   CreateKey: createKey,
   Decrypt: decrypt,
   DeleteAlias: deleteAlias,
@@ -43,10 +52,17 @@ export const KMS_OPERATIONS: Readonly<Record<string, Operation<any, unknown>>> =
   GenerateDataKeyPairWithoutPlaintext: generateDataKeyPairWithoutPlaintext,
   GenerateDataKeyWithoutPlaintext: generateDataKeyWithoutPlaintext,
   GenerateRandom: generateRandom,
+  GetKeyPolicy: getKeyPolicy,
   ListAliases: listAliases,
+  ListGrants: listGrants,
+  ListKeyPolicies: listKeyPolicies,
   ListKeys: listKeys,
   ListResourceTags: listResourceTags,
+  ListRetirableGrants: listRetirableGrants,
+  PutKeyPolicy: putKeyPolicy,
   ReEncrypt: reEncrypt,
+  RetireGrant: retireGrant,
+  RevokeGrant: revokeGrant,
   ScheduleKeyDeletion: scheduleKeyDeletion,
   TagResource: tagResource,
   UntagResource: untagResource,

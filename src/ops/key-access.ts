@@ -6,6 +6,9 @@ import {
 } from "../domain/errors.js";
 import { aliasArn, type KmsKey, keyArn } from "../domain/key.js";
 import { parseKeyReference } from "../domain/key-reference.js";
+import type { RequestConditions } from "../policy/authorizer.js";
+import type { RequestedGrant } from "../policy/grants.js";
+import { authorize } from "./authorize.js";
 import type { OperationContext } from "./context.js";
 
 /**
@@ -14,10 +17,21 @@ import type { OperationContext } from "./context.js";
  * alias name, alias ARN); AWS limits some management operations to the first two, and a client
  * written for AWS never depends on that refusal.
  */
-export async function resolveKey(context: OperationContext, keyIdParameter: string, action: string): Promise<KmsKey> {
+export async function resolveKey(
+  context: OperationContext,
+  keyIdParameter: string,
+  action: string,
+  conditions: RequestConditions = {},
+  requestedGrant?: RequestedGrant,
+): Promise<KmsKey> {
   const key = await findKey(context, keyIdParameter);
   context.resources.push(keyArn(key));
-  await context.services.authorizer.authorize(context.caller, action, key);
+  const requestAlias = parseKeyReference(keyIdParameter);
+  const aliasCondition =
+    requestAlias.kind === "aliasName" || requestAlias.kind === "aliasArn"
+      ? { "kms:RequestAlias": requestAlias.aliasName }
+      : {};
+  await authorize(context, action, key, { ...aliasCondition, ...conditions }, requestedGrant);
   return key;
 }
 

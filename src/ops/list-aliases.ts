@@ -1,5 +1,6 @@
 import type { ListAliasesRequest, ListAliasesResponse } from "@aws-sdk/client-kms";
 import { aliasArn } from "../domain/key.js";
+import { authorize } from "./authorize.js";
 import type { Operation } from "./context.js";
 import { resolveKey } from "./key-access.js";
 import { decodeMarker, pageOutput, pageSize } from "./pagination.js";
@@ -11,7 +12,7 @@ export const listAliases: Operation<ListAliasesRequest, ListAliasesResponse> = a
   if (input.KeyId !== undefined) {
     targetKeyId = (await resolveKey(context, input.KeyId, "kms:ListAliases")).keyId;
   } else {
-    await services.authorizer.authorize(caller, "kms:ListAliases", null);
+    await authorize(context, "kms:ListAliases", null);
   }
   const page = await services.store.listAliases(
     caller.accountId,

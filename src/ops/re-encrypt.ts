@@ -1,5 +1,6 @@
 import type { ReEncryptRequest, ReEncryptResponse } from "@aws-sdk/client-kms";
 import { keyArn } from "../domain/key.js";
+import { encryptionContextConditions } from "./authorize.js";
 import type { Operation } from "./context.js";
 import { stopIfDryRun } from "./dry-run.js";
 import { requireSymmetricEncryptionKey, resolveKey } from "./key-access.js";
@@ -13,7 +14,12 @@ import {
 
 export const reEncrypt: Operation<ReEncryptRequest, ReEncryptResponse> = async (context, input) => {
   const destinationContext = encodeContext(input.DestinationEncryptionContext);
-  const destination = await resolveKey(context, input.DestinationKeyId as string, "kms:ReEncryptTo");
+  const destination = await resolveKey(
+    context,
+    input.DestinationKeyId as string,
+    "kms:ReEncryptTo",
+    encryptionContextConditions(input.DestinationEncryptionContext),
+  );
   requireSymmetricEncryptionKey(destination, "ReEncrypt");
   requireSymmetricAlgorithm(input.DestinationEncryptionAlgorithm, destination);
   await dryRunIgnoringCiphertext(

@@ -5,9 +5,11 @@ import {
   IncorrectKeyException,
   InvalidCiphertextException,
   InvalidKeyUsageException,
+  NotFoundException,
   ValidationException,
 } from "../domain/errors.js";
 import { type KmsKey, keyArn, keyMaterialId } from "../domain/key.js";
+import { authorize, encryptionContextConditions } from "./authorize.js";
 import type { OperationContext } from "./context.js";
 import { stopIfDryRun } from "./dry-run.js";
 import { requireSymmetricEncryptionKey, resolveKey } from "./key-access.js";
@@ -44,7 +46,8 @@ export async function sealUnderKey(
   encodedContext: Buffer,
 ): Promise<{ ciphertext: Buffer; keyMaterialId: string }> {
   const backingKey = await context.services.backingKeys.get(key.keyId, key.currentVersion);
-  if (!backingKey) throw new Error(`backing key ${key.keyId}/${key.currentVersion} is missing`);
+  // Only a key deleted while this request was in flight has no material.
+  if (!backingKey) throw new NotFoundException(`Key '${keyArn(key)}' does not exist`);
   const ciphertext = encryptBlob(
     backingKey,
     { keyId: key.keyId, keyVersion: key.currentVersion },
@@ -79,6 +82,7 @@ export async function openCiphertext(
     );
   }
   const encodedContext = encodeContext(encryptionContext);
+  const conditions = encryptionContextConditions(encryptionContext);
   let header: ReturnType<typeof parseBlobHeader>;
   try {
     header = parseBlobHeader(blob);
@@ -88,7 +92,7 @@ export async function openCiphertext(
   }
   let key: KmsKey;
   if (keyIdParameter !== undefined) {
-    key = await resolveKey(context, keyIdParameter, action);
+    key = await resolveKey(context, keyIdParameter, action, conditions);
     if (key.keyId !== header.keyId) {
       throw new IncorrectKeyException(
         "The key ID in the request does not identify the KMS key that encrypted the ciphertext.",
@@ -99,7 +103,7 @@ export async function openCiphertext(
     if (!found || found.region !== context.caller.region) throw invalidCiphertext();
     key = found;
     context.resources.push(keyArn(key));
-    await context.services.authorizer.authorize(context.caller, action, key);
+    await authorize(context, action, key, conditions);
   }
   requireSymmetricEncryptionKey(key, operation);
   const backingKey = await context.services.backingKeys.get(key.keyId, header.keyVersion);

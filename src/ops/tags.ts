@@ -13,3 +13,10 @@ export function validateTags(tags: readonly Tag[]): void {
     seen.add(tag.TagKey);
   }
 }
+
+/** The condition keys AWS derives from tags in a request. */
+export function requestTagConditions(tags: readonly Tag[]): Record<string, string | string[]> {
+  const conditions: Record<string, string | string[]> = { "aws:TagKeys": tags.map((tag) => tag.TagKey) };
+  for (const tag of tags) conditions[`aws:RequestTag/${tag.TagKey}`] = tag.TagValue;
+  return conditions;
+}

@@ -8,9 +8,10 @@ import { AccessKeys, type IssuedAccessKey } from "../auth/access-keys.js";
 import { BackingKeys } from "../crypto/backing-keys.js";
 import { DATA_KEY_PAIR_SPECS, type DataKeyPairSpec } from "../crypto/data-key-pair-spec.js";
 import { KeyPairPool } from "../crypto/key-pair-pool.js";
+import { userArn } from "../domain/principal.js";
 import type { Services } from "../ops/context.js";
 import { deleteDueKeys } from "../ops/delete-due-keys.js";
-import { AccountBoundaryAuthorizer } from "../policy/authorizer.js";
+import { PolicyAuthorizer } from "../policy/policy-authorizer.js";
 import { AwsJsonEdge } from "../protocol/aws/aws-json-edge.js";
 import { KeyFileRoot, RootKeyError } from "../root/key-file-root.js";
 import type { RootOfTrust } from "../root/root-of-trust.js";
@@ -80,6 +81,25 @@ function randomAccountId(): string {
   return String(randomInt(1, 10)) + Array.from({ length: 11 }, () => randomInt(0, 10)).join("");
 }
 
+/** The admin may do everything in KMS, as an IAM administrator may. */
+export const ADMIN_POLICY = JSON.stringify({
+  Version: "2012-10-17",
+  Statement: [{ Sid: "TrentAdministrator", Effect: "Allow", Action: "kms:*", Resource: "*" }],
+});
+
+/** Attached once; an operator who later detaches it is not overruled at the next start. */
+async function ensureAdminPolicy(data: DataDirectory): Promise<void> {
+  const adminArn = userArn(data.accountId, ADMIN_USER);
+  if ((await data.store.getMeta("admin_policy_attached")) !== undefined) return;
+  if (!(await data.store.getPrincipal(adminArn))) return;
+  await data.store.putIdentityPolicy({
+    principalArn: adminArn,
+    policyName: "TrentAdministrator",
+    document: ADMIN_POLICY,
+  });
+  await data.store.setMeta("admin_policy_attached", "true");
+}
+
 /** Creates the admin principal and its access key on first start; rewrites the credentials file if it is missing. */
 async function ensureAdminCredentials(
   data: DataDirectory,
@@ -97,7 +117,7 @@ async function ensureAdminCredentials(
       principalArn: found.identity.principalArn,
     };
   } else {
-    const admin = await data.accessKeys.ensureUser(data.accountId, ADMIN_USER);
+    const admin = await data.accessKeys.ensurePrincipal(data.accountId, "user", ADMIN_USER);
     issued = await data.accessKeys.issue(admin);
     await data.store.setMeta("admin_access_key_id", issued.accessKeyId);
   }
@@ -122,17 +142,20 @@ export async function startTrent(config: TrentConfig): Promise<RunningTrent> {
   const data = await openDataDirectory(config.dataDir, config.rootKey, config.accountId);
   const credentialsFile = join(config.dataDir, "credentials");
   const issued = await ensureAdminCredentials(data, credentialsFile, config.region);
+  await ensureAdminPolicy(data);
 
-  const keyPairs = new KeyPairPool({ depth: config.keyPairPoolDepth, workers: config.keyPairWorkers });
+  const now = () => new Date();
+  const depth = { ...config.keyPairPoolDepth, ...(config.allowSm2 ? {} : { SM2: 0 }) };
+  const keyPairs = new KeyPairPool({ depth, workers: config.keyPairWorkers });
   keyPairs.start();
   const services: Services = {
     store: data.store,
     root: data.root,
     backingKeys: new BackingKeys(data.store, data.root),
-    authorizer: new AccountBoundaryAuthorizer(),
+    authorizer: new PolicyAuthorizer(data.store, now),
     audit: new DiscardingAuditSink(),
     keyPairs,
-    now: () => new Date(),
+    now,
     allowSm2: config.allowSm2,
   };
   const edge = new AwsJsonEdge(services, data.accessKeys, logger);

@@ -1,3 +1,4 @@
+import type { KeyState } from "@aws-sdk/client-kms";
 import type { KmsKey, Tag } from "../domain/key.js";
 
 export interface Alias {
@@ -28,6 +29,30 @@ export type KeyChanges = Partial<
   Pick<KmsKey, "description" | "keyState" | "deletionDate" | "pendingDeletionWindowInDays" | "policy">
 >;
 
+export interface IdentityPolicy {
+  readonly principalArn: string;
+  readonly policyName: string;
+  readonly document: string;
+}
+
+export interface GrantConstraints {
+  readonly EncryptionContextEquals?: Readonly<Record<string, string>>;
+  readonly EncryptionContextSubset?: Readonly<Record<string, string>>;
+}
+
+/** A grant as KMS defines it: a principal may perform these operations on one key. */
+export interface Grant {
+  readonly grantId: string;
+  readonly keyId: string;
+  readonly name: string | null;
+  readonly granteePrincipal: string;
+  readonly retiringPrincipal: string | null;
+  readonly issuingAccount: string;
+  readonly operations: readonly string[];
+  readonly constraints: GrantConstraints | null;
+  readonly createdAt: Date;
+}
+
 export interface Page<T> {
   readonly items: T[];
   /** The sort key of the last item when more items follow. */
@@ -47,11 +72,14 @@ export interface KeyStore {
 
   createKey(key: KmsKey, wrappedMaterial: Buffer, tags: readonly Tag[]): Promise<void>;
   getKey(keyId: string): Promise<KmsKey | undefined>;
-  /** Writes only the given fields, so concurrent changes to other fields are not lost. */
-  updateKey(keyId: string, changes: KeyChanges): Promise<void>;
+  /**
+   * Writes only the given fields, so concurrent changes to other fields are not lost; with
+   * `onlyInStates`, only while the key is in one of them. Returns whether the key was updated.
+   */
+  updateKey(keyId: string, changes: KeyChanges, onlyInStates?: readonly KeyState[]): Promise<boolean>;
   listKeys(accountId: string, region: string, after: string | null, limit: number): Promise<Page<KmsKey>>;
-  /** Removes a key with its material, aliases and tags. */
-  deleteKey(keyId: string): Promise<void>;
+  /** Removes a key with its material, aliases, tags and grants, if it is still pending deletion and due. */
+  deleteKeyIfDue(keyId: string, now: Date): Promise<boolean>;
   keysDueForDeletion(now: Date): Promise<string[]>;
   getKeyMaterial(keyId: string, version: number): Promise<Buffer | undefined>;
 
@@ -78,6 +106,20 @@ export interface KeyStore {
   getAccessKey(accessKeyId: string): Promise<AccessKey | undefined>;
   listAccessKeys(principalArn: string | null): Promise<AccessKey[]>;
   deleteAccessKey(accessKeyId: string): Promise<boolean>;
+
+  putIdentityPolicy(policy: IdentityPolicy): Promise<void>;
+  deleteIdentityPolicy(principalArn: string, policyName: string): Promise<boolean>;
+  listIdentityPolicies(principalArn: string): Promise<IdentityPolicy[]>;
+
+  /** Returns false, writing nothing, when the key already has a grant of that name. */
+  createGrant(grant: Grant): Promise<boolean>;
+  getGrant(grantId: string): Promise<Grant | undefined>;
+  findGrantByName(keyId: string, name: string): Promise<Grant | undefined>;
+  listGrants(keyId: string, after: string | null, limit: number): Promise<Page<Grant>>;
+  listRetirableGrants(retiringPrincipal: string, after: string | null, limit: number): Promise<Page<Grant>>;
+  /** Grants on a key for one grantee: what the authorizer consults per request. */
+  grantsFor(keyId: string, granteePrincipal: string): Promise<Grant[]>;
+  deleteGrant(grantId: string): Promise<boolean>;
 
   close(): Promise<void>;
 }

@@ -13,6 +13,7 @@ import { after, before, describe, test } from "node:test";
 import { buildClient, CommitmentPolicy, getClient, KMS, KmsKeyringNode } from "@aws-crypto/client-node";
 import {
   CreateAliasCommand,
+  CreateGrantCommand,
   CreateKeyCommand,
   type DataKeyPairSpec,
   DecryptCommand,
@@ -632,7 +633,23 @@ describe("Tampered ciphertexts", () => {
 });
 
 describe("GrantTokens", () => {
-  const tokens = (n: number) => Array.from({ length: n }, (_, i) => `grant-token-${i}`);
+  let grantToken = "";
+  const tokens = (n: number) => Array.from({ length: n }, () => grantToken);
+
+  before(async () => {
+    const caller = `arn:aws:iam::${trent.accountId}:user/admin`;
+    const grant = await kms.send(
+      new CreateGrantCommand({ KeyId: main.keyId, GranteePrincipal: caller, Operations: ["Encrypt", "Decrypt"] }),
+    );
+    grantToken = grant.GrantToken as string;
+  });
+
+  test("a malformed grant token is an InvalidGrantTokenException", async () => {
+    await rejectsWith(
+      kms.send(new EncryptCommand({ KeyId: main.keyId, Plaintext: Buffer.from("g"), GrantTokens: ["not-a-token"] })),
+      "InvalidGrantTokenException",
+    );
+  });
 
   test("up to 10 are accepted", async () => {
     const blob = await kms.send(

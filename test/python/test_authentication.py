@@ -144,6 +144,13 @@ def test_access_key_create_list_delete_round_trip(trent, kms, tmp_path):
     assert profile["region"] == "us-east-1"
 
     alice = trent.client(access_key_id, profile["aws_secret_access_key"])
+    with pytest.raises(ClientError) as excinfo:
+        alice.create_key(Description="alice's")
+    assert error_of(excinfo)[0] == "AccessDeniedException"  # a new user may do nothing yet
+    attached = run_trent_cli("identity-policy", "put", "--user", "alice", "--name", "kms-admin", "--data",
+                             trent.data_dir, "--document",
+                             '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*"}]}')
+    assert attached.returncode == 0, attached.stderr
     key = alice.create_key(Description="alice's")["KeyMetadata"]
     assert kms.describe_key(KeyId=key["KeyId"])["KeyMetadata"]["Description"] == "alice's"
 
@@ -170,7 +177,9 @@ def test_access_key_create_without_a_file_prints_the_key_as_json(trent):
     issued = json.loads(created.stdout)
     assert set(issued) == {"AccessKeyId", "SecretAccessKey", "Arn"}
     assert issued["Arn"] == f"arn:aws:iam::{trent.account_id}:user/bob"
-    trent.client(issued["AccessKeyId"], issued["SecretAccessKey"]).list_keys(Limit=1)
+    with pytest.raises(ClientError) as excinfo:
+        trent.client(issued["AccessKeyId"], issued["SecretAccessKey"]).list_keys(Limit=1)
+    assert error_of(excinfo)[0] == "AccessDeniedException"  # authenticated, but no policy allows it
 
 
 def test_access_key_delete_of_an_unknown_key_fails(trent):
@@ -185,6 +194,11 @@ def test_a_user_of_another_account_cannot_use_this_accounts_keys(trent, kms):
                             "--data", trent.data_dir)
     assert created.returncode == 0, created.stderr
     issued = json.loads(created.stdout)
+    # Even with every KMS permission in her own account, Mallory gets nothing from this one's keys.
+    attached = run_trent_cli("identity-policy", "put", "--user", "mallory", "--account-id", "111122223333",
+                             "--name", "kms-all", "--data", trent.data_dir, "--document",
+                             '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*"}]}')
+    assert attached.returncode == 0, attached.stderr
     mallory = trent.client(issued["AccessKeyId"], issued["SecretAccessKey"])
     listed = {entry["KeyId"] for entry in mallory.list_keys(Limit=1000)["Keys"]}
     assert key["KeyId"] not in listed

@@ -107,9 +107,12 @@ def test_three_violations_are_counted_and_joined_with_semicolons(kms_unchecked):
 
 def test_grant_tokens_are_limited_to_ten(kms_unchecked, new_key):
     key_id = new_key()["KeyId"]
-    kms_unchecked.encrypt(KeyId=key_id, Plaintext=b"x", GrantTokens=[f"t{i}" for i in range(10)])
+    admin = kms_unchecked.describe_key(KeyId=key_id)["KeyMetadata"]["Arn"].split(":key/")[0]
+    admin = "arn:aws:iam::" + admin.split(":")[4] + ":user/admin"
+    token = kms_unchecked.create_grant(KeyId=key_id, GranteePrincipal=admin, Operations=["Encrypt"])["GrantToken"]
+    kms_unchecked.encrypt(KeyId=key_id, Plaintext=b"x", GrantTokens=[token] * 10)
     with pytest.raises(ClientError) as excinfo:
-        kms_unchecked.encrypt(KeyId=key_id, Plaintext=b"x", GrantTokens=[f"t{i}" for i in range(11)])
+        kms_unchecked.encrypt(KeyId=key_id, Plaintext=b"x", GrantTokens=[token] * 11)
     code, message, _ = error_of(excinfo)
     assert code == "ValidationException"
     assert message.startswith("1 validation error detected: Value ")

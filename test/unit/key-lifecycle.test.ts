@@ -46,11 +46,13 @@ function callerIn(accountId: string, region = "us-east-1"): Caller {
     accountId,
     accessKeyId: "AKIATEST",
     region,
+    sourceIp: "127.0.0.1",
+    secureTransport: false,
   };
 }
 
 function as(caller: Caller): OperationContext {
-  return { caller, services, resources: [] };
+  return { caller, services, resources: [], grantTokens: [] };
 }
 
 const admin = () => as(callerIn(ACCOUNT));

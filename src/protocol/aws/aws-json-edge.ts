@@ -16,6 +16,7 @@ import { type IncomingSignedRequest, verifySigV4 } from "./sigv4.js";
 
 export interface EdgeRequest extends IncomingSignedRequest {
   readonly remoteAddress: string | null;
+  readonly secure: boolean;
 }
 
 export interface EdgeResponse {
@@ -57,13 +58,19 @@ export class AwsJsonEdge {
         },
         Date.now(),
       );
-      caller = { ...(identityByKey.get(verified.accessKeyId) as CallerIdentity), region: verified.region };
+      caller = {
+        ...(identityByKey.get(verified.accessKeyId) as CallerIdentity),
+        region: verified.region,
+        sourceIp: request.remoteAddress,
+        secureTransport: request.secure,
+      };
       operationName = this.operationName(request);
       requireJsonContentType(request);
       const input = decodeInput((OPERATIONS[operationName] as { input: string | null }).input, parseBody(request.body));
       const operation = KMS_OPERATIONS[operationName];
       if (!operation) throw new UnsupportedOperationException(`Trent does not implement ${operationName} yet.`);
-      const context: OperationContext = { caller, services: this.services, resources };
+      const grantTokens = (input.GrantTokens as string[] | undefined) ?? [];
+      const context: OperationContext = { caller, services: this.services, resources, grantTokens };
       try {
         const output = await operation(context, input as never);
         payload = toWire(output);

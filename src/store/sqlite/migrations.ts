@@ -54,4 +54,26 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
     PRIMARY KEY (key_id, tag_key)
   ) STRICT;
   `,
+  `
+  CREATE TABLE identity_policies (
+    principal_arn TEXT NOT NULL REFERENCES principals(arn) ON DELETE CASCADE,
+    policy_name TEXT NOT NULL,
+    document TEXT NOT NULL,
+    PRIMARY KEY (principal_arn, policy_name)
+  ) STRICT;
+  CREATE TABLE grants (
+    grant_id TEXT PRIMARY KEY,
+    key_id TEXT NOT NULL REFERENCES keys(key_id) ON DELETE CASCADE,
+    name TEXT,
+    grantee_principal TEXT NOT NULL,
+    retiring_principal TEXT,
+    issuing_account TEXT NOT NULL,
+    operations TEXT NOT NULL,
+    constraints TEXT,
+    created_at INTEGER NOT NULL
+  ) STRICT;
+  CREATE INDEX grants_by_key ON grants(key_id, grant_id);
+  CREATE INDEX grants_by_retiring_principal ON grants(retiring_principal, grant_id);
+  CREATE UNIQUE INDEX grants_by_name ON grants(key_id, name) WHERE name IS NOT NULL;
+  `,
 ];

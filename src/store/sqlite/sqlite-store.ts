@@ -1,8 +1,19 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
+import type { KeyState } from "@aws-sdk/client-kms";
 import Database from "better-sqlite3";
 import type { KmsKey, Tag } from "../../domain/key.js";
-import type { AccessKey, Alias, KeyChanges, KeyStore, Page, Principal } from "../store.js";
+import type {
+  AccessKey,
+  Alias,
+  Grant,
+  GrantConstraints,
+  IdentityPolicy,
+  KeyChanges,
+  KeyStore,
+  Page,
+  Principal,
+} from "../store.js";
 import { SQLITE_MIGRATIONS } from "./migrations.js";
 
 interface KeyRow {
@@ -92,6 +103,32 @@ function toAlias(row: AliasRow): Alias {
   };
 }
 
+interface GrantRow {
+  grant_id: string;
+  key_id: string;
+  name: string | null;
+  grantee_principal: string;
+  retiring_principal: string | null;
+  issuing_account: string;
+  operations: string;
+  constraints: string | null;
+  created_at: number;
+}
+
+function toGrant(row: GrantRow): Grant {
+  return {
+    grantId: row.grant_id,
+    keyId: row.key_id,
+    name: row.name,
+    granteePrincipal: row.grantee_principal,
+    retiringPrincipal: row.retiring_principal,
+    issuingAccount: row.issuing_account,
+    operations: JSON.parse(row.operations) as string[],
+    constraints: row.constraints === null ? null : (JSON.parse(row.constraints) as GrantConstraints),
+    createdAt: new Date(row.created_at),
+  };
+}
+
 function toAccessKey(row: AccessKeyRow): AccessKey {
   return {
     accessKeyId: row.access_key_id,
@@ -138,7 +175,9 @@ export class SqliteKeyStore implements KeyStore {
       listKeys: db.prepare<[string, string, string, number], KeyRow>(
         "SELECT * FROM keys WHERE account_id = ? AND region = ? AND key_id > ? ORDER BY key_id LIMIT ?",
       ),
-      deleteKey: db.prepare("DELETE FROM keys WHERE key_id = ?"),
+      deleteKeyIfDue: db.prepare(
+        "DELETE FROM keys WHERE key_id = ? AND key_state = 'PendingDeletion' AND deletion_date <= ?",
+      ),
       dueForDeletion: db.prepare<[number], { key_id: string }>(
         "SELECT key_id FROM keys WHERE deletion_date IS NOT NULL AND deletion_date <= ? AND key_state = 'PendingDeletion'",
       ),
@@ -185,6 +224,30 @@ export class SqliteKeyStore implements KeyStore {
         "SELECT * FROM access_keys WHERE principal_arn = ? ORDER BY access_key_id",
       ),
       deleteAccessKey: db.prepare("DELETE FROM access_keys WHERE access_key_id = ?"),
+      putIdentityPolicy: db.prepare(
+        `INSERT INTO identity_policies (principal_arn, policy_name, document) VALUES (?, ?, ?)
+         ON CONFLICT (principal_arn, policy_name) DO UPDATE SET document = excluded.document`,
+      ),
+      deleteIdentityPolicy: db.prepare("DELETE FROM identity_policies WHERE principal_arn = ? AND policy_name = ?"),
+      listIdentityPolicies: db.prepare<[string], { principal_arn: string; policy_name: string; document: string }>(
+        "SELECT * FROM identity_policies WHERE principal_arn = ? ORDER BY policy_name",
+      ),
+      insertGrant: db.prepare(
+        `INSERT INTO grants VALUES (:grant_id, :key_id, :name, :grantee_principal, :retiring_principal,
+         :issuing_account, :operations, :constraints, :created_at) ON CONFLICT DO NOTHING`,
+      ),
+      getGrant: db.prepare<[string], GrantRow>("SELECT * FROM grants WHERE grant_id = ?"),
+      findGrantByName: db.prepare<[string, string], GrantRow>("SELECT * FROM grants WHERE key_id = ? AND name = ?"),
+      listGrants: db.prepare<[string, string, number], GrantRow>(
+        "SELECT * FROM grants WHERE key_id = ? AND grant_id > ? ORDER BY grant_id LIMIT ?",
+      ),
+      listRetirableGrants: db.prepare<[string, string, number], GrantRow>(
+        "SELECT * FROM grants WHERE retiring_principal = ? AND grant_id > ? ORDER BY grant_id LIMIT ?",
+      ),
+      grantsFor: db.prepare<[string, string], GrantRow>(
+        "SELECT * FROM grants WHERE key_id = ? AND grantee_principal = ?",
+      ),
+      deleteGrant: db.prepare("DELETE FROM grants WHERE grant_id = ?"),
     };
   }
 
@@ -226,7 +289,7 @@ export class SqliteKeyStore implements KeyStore {
     return row && toKey(row);
   }
 
-  async updateKey(keyId: string, changes: KeyChanges): Promise<void> {
+  async updateKey(keyId: string, changes: KeyChanges, onlyInStates?: readonly KeyState[]): Promise<boolean> {
     const params: Record<string, unknown> = { key_id: keyId };
     const assignments: string[] = [];
     for (const [field, column] of Object.entries(KEY_CHANGE_COLUMNS)) {
@@ -235,14 +298,20 @@ export class SqliteKeyStore implements KeyStore {
       params[column] = value instanceof Date ? value.getTime() : (value ?? null);
       assignments.push(`${column} = :${column}`);
     }
-    if (assignments.length === 0) return;
-    const sql = `UPDATE keys SET ${assignments.join(", ")} WHERE key_id = :key_id`;
+    if (assignments.length === 0) return true;
+    let sql = `UPDATE keys SET ${assignments.join(", ")} WHERE key_id = :key_id`;
+    if (onlyInStates !== undefined) {
+      onlyInStates.forEach((state, i) => {
+        params[`state${i}`] = state;
+      });
+      sql += ` AND key_state IN (${onlyInStates.map((_, i) => `:state${i}`).join(", ")})`;
+    }
     let statement = this.keyUpdates.get(sql);
     if (!statement) {
       statement = this.db.prepare(sql);
       this.keyUpdates.set(sql, statement);
     }
-    statement.run(params);
+    return statement.run(params).changes === 1;
   }
 
   async listKeys(accountId: string, region: string, after: string | null, limit: number): Promise<Page<KmsKey>> {
@@ -250,8 +319,8 @@ export class SqliteKeyStore implements KeyStore {
     return page(rows.map(toKey), limit, (key) => key.keyId);
   }
 
-  async deleteKey(keyId: string): Promise<void> {
-    this.statements.deleteKey.run(keyId);
+  async deleteKeyIfDue(keyId: string, now: Date): Promise<boolean> {
+    return this.statements.deleteKeyIfDue.run(keyId, now.getTime()).changes === 1;
   }
 
   async keysDueForDeletion(now: Date): Promise<string[]> {
@@ -342,6 +411,66 @@ export class SqliteKeyStore implements KeyStore {
 
   async deleteAccessKey(accessKeyId: string): Promise<boolean> {
     return this.statements.deleteAccessKey.run(accessKeyId).changes === 1;
+  }
+
+  async putIdentityPolicy(policy: IdentityPolicy): Promise<void> {
+    this.statements.putIdentityPolicy.run(policy.principalArn, policy.policyName, policy.document);
+  }
+
+  async deleteIdentityPolicy(principalArn: string, policyName: string): Promise<boolean> {
+    return this.statements.deleteIdentityPolicy.run(principalArn, policyName).changes === 1;
+  }
+
+  async listIdentityPolicies(principalArn: string): Promise<IdentityPolicy[]> {
+    return this.statements.listIdentityPolicies.all(principalArn).map((row) => ({
+      principalArn: row.principal_arn,
+      policyName: row.policy_name,
+      document: row.document,
+    }));
+  }
+
+  async createGrant(grant: Grant): Promise<boolean> {
+    return (
+      this.statements.insertGrant.run({
+        grant_id: grant.grantId,
+        key_id: grant.keyId,
+        name: grant.name,
+        grantee_principal: grant.granteePrincipal,
+        retiring_principal: grant.retiringPrincipal,
+        issuing_account: grant.issuingAccount,
+        operations: JSON.stringify(grant.operations),
+        constraints: grant.constraints === null ? null : JSON.stringify(grant.constraints),
+        created_at: grant.createdAt.getTime(),
+      }).changes === 1
+    );
+  }
+
+  async getGrant(grantId: string): Promise<Grant | undefined> {
+    const row = this.statements.getGrant.get(grantId);
+    return row && toGrant(row);
+  }
+
+  async findGrantByName(keyId: string, name: string): Promise<Grant | undefined> {
+    const row = this.statements.findGrantByName.get(keyId, name);
+    return row && toGrant(row);
+  }
+
+  async listGrants(keyId: string, after: string | null, limit: number): Promise<Page<Grant>> {
+    const rows = this.statements.listGrants.all(keyId, after ?? "", limit + 1);
+    return page(rows.map(toGrant), limit, (grant) => grant.grantId);
+  }
+
+  async listRetirableGrants(retiringPrincipal: string, after: string | null, limit: number): Promise<Page<Grant>> {
+    const rows = this.statements.listRetirableGrants.all(retiringPrincipal, after ?? "", limit + 1);
+    return page(rows.map(toGrant), limit, (grant) => grant.grantId);
+  }
+
+  async grantsFor(keyId: string, granteePrincipal: string): Promise<Grant[]> {
+    return this.statements.grantsFor.all(keyId, granteePrincipal).map(toGrant);
+  }
+
+  async deleteGrant(grantId: string): Promise<boolean> {
+    return this.statements.deleteGrant.run(grantId).changes === 1;
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,139 @@
+import { type KmsKey, keyArn } from "../domain/key.js";
+import { accountRootArn } from "../domain/principal.js";
+import type { KeyStore } from "../store/store.js";
+import { type AuthorizationRequest, type Authorizer, accessDenied } from "./authorizer.js";
+import { evaluateStatements, type RequestContext } from "./evaluate.js";
+import { grantAllows, grantIdFromToken, grantOperationForAction } from "./grants.js";
+import { type PolicyDocument, parsePolicyDocument } from "./policy-document.js";
+
+const ENCRYPTION_CONTEXT_PREFIX = "kms:encryptioncontext:";
+const MAX_CACHED_DOCUMENTS = 10_000;
+
+/**
+ * AWS KMS's authorization: an explicit Deny in the key policy or an identity policy wins; else the
+ * key policy must allow the caller directly, or allow the caller's account, which delegates to the
+ * caller's identity policies; across accounts both sides must allow. A grant for the caller allows
+ * its operations under its constraints, whatever the policies say.
+ */
+export class PolicyAuthorizer implements Authorizer {
+  private readonly parsed = new Map<string, PolicyDocument>();
+
+  constructor(
+    private readonly store: KeyStore,
+    private readonly now: () => Date,
+  ) {}
+
+  async authorize(request: AuthorizationRequest): Promise<void> {
+    // A malformed token is an error whatever the policies say (InvalidGrantTokenException).
+    for (const token of request.grantTokens) grantIdFromToken(token);
+    const { caller, key, action } = request;
+    const context: RequestContext = {
+      action,
+      resource: key ? keyArn(key) : "*",
+      principalArn: caller.principalArn,
+      principalAccount: caller.accountId,
+      conditions: await this.conditionValues(request),
+    };
+    const identity = await this.identityDecision(caller.principalArn, context);
+    if (identity.deny) throw accessDenied(request, "an explicit deny in an identity-based policy applies");
+
+    if (key === null) {
+      if (identity.allow) return;
+      throw accessDenied(request, `no identity-based policy allows the ${action} action`);
+    }
+    const keyPolicy = evaluateStatements(this.document(key.policy, "key"), context, "key");
+    if (keyPolicy.deny) throw accessDenied(request, "an explicit deny in a resource-based policy applies");
+
+    const sameAccount = key.accountId === caller.accountId;
+    const byPolicies = sameAccount
+      ? keyPolicy.allow !== null || (keyPolicy.allowViaAccount !== null && identity.allow)
+      : (keyPolicy.allow !== null || keyPolicy.allowViaAccount !== null) && identity.allow;
+    if (byPolicies) return;
+    if (await this.grantAllows(request, key)) return;
+
+    if (keyPolicy.allow === null && keyPolicy.allowViaAccount === null) {
+      throw accessDenied(request, `no resource-based policy allows the ${action} action`);
+    }
+    throw accessDenied(request, `no identity-based policy allows the ${action} action`);
+  }
+
+  private async identityDecision(principalArn: string, context: RequestContext) {
+    let allow = false;
+    let deny = false;
+    for (const policy of await this.store.listIdentityPolicies(principalArn)) {
+      const decision = evaluateStatements(this.document(policy.document, "identity"), context, "identity");
+      if (decision.deny) deny = true;
+      if (decision.allow) allow = true;
+    }
+    return { allow, deny };
+  }
+
+  private async grantAllows(request: AuthorizationRequest, key: KmsKey): Promise<boolean> {
+    const operation = grantOperationForAction(request.action);
+    if (operation === null) return false;
+    const grants = [
+      ...(await this.store.grantsFor(key.keyId, request.caller.principalArn)),
+      ...(await this.store.grantsFor(key.keyId, accountRootArn(request.caller.accountId))),
+    ];
+    const encryptionContext = requestEncryptionContext(request);
+    return grants.some((grant) => grantAllows(grant, operation, encryptionContext, request.requestedGrant));
+  }
+
+  /** The request's condition keys (lower-cased names), with the ones Trent knows about every request. */
+  private async conditionValues(request: AuthorizationRequest): Promise<Map<string, readonly string[]>> {
+    const { caller, key } = request;
+    const now = this.now();
+    const values = new Map<string, readonly string[]>([
+      ["aws:principalarn", [caller.principalArn]],
+      ["aws:principalaccount", [caller.accountId]],
+      ["aws:principaltype", [caller.principalArn.includes(":role/") ? "AssumedRole" : "User"]],
+      ["kms:calleraccount", [caller.accountId]],
+      ["aws:currenttime", [now.toISOString()]],
+      ["aws:epochtime", [String(Math.floor(now.getTime() / 1000))]],
+      ["aws:securetransport", [String(caller.secureTransport)]],
+      ["aws:requestedregion", [caller.region]],
+    ]);
+    if (caller.sourceIp !== null) values.set("aws:sourceip", [caller.sourceIp.replace(/^::ffff:/, "")]);
+    if (key) {
+      values.set("kms:keyspec", [key.keySpec]);
+      values.set("kms:keyusage", [key.keyUsage]);
+      values.set("kms:keyorigin", [key.origin]);
+      values.set("kms:multiregion", ["false"]);
+      const tags = await this.store.listTags(key.keyId, null, 50);
+      for (const tag of tags.items) values.set(`aws:resourcetag/${tag.TagKey.toLowerCase()}`, [tag.TagValue]);
+      const aliases = await this.store.listAliases(key.accountId, key.region, key.keyId, null, 100);
+      values.set(
+        "kms:resourcealiases",
+        aliases.items.map((alias) => alias.aliasName),
+      );
+    }
+    // Condition key names are case-insensitive, the encryption-context key part included (KMS
+    // documents it so); values keep their case.
+    for (const [name, value] of Object.entries(request.conditions)) {
+      values.set(name.toLowerCase(), typeof value === "string" ? [value] : [...value]);
+    }
+    return values;
+  }
+
+  private document(text: string, kind: "key" | "identity"): PolicyDocument {
+    const cacheKey = `${kind}\n${text}`;
+    let document = this.parsed.get(cacheKey);
+    if (!document) {
+      document = parsePolicyDocument(text, kind);
+      if (this.parsed.size >= MAX_CACHED_DOCUMENTS) this.parsed.clear();
+      this.parsed.set(cacheKey, document);
+    }
+    return document;
+  }
+}
+
+function requestEncryptionContext(request: AuthorizationRequest): Record<string, string> | undefined {
+  let context: Record<string, string> | undefined;
+  for (const [name, value] of Object.entries(request.conditions)) {
+    if (name.toLowerCase().startsWith(ENCRYPTION_CONTEXT_PREFIX) && typeof value === "string") {
+      context ??= {};
+      context[name.slice(ENCRYPTION_CONTEXT_PREFIX.length)] = value;
+    }
+  }
+  return context;
+}
