@@ -15,6 +15,7 @@ import { PolicyAuthorizer } from "../policy/policy-authorizer.js";
 import { AwsJsonEdge } from "../protocol/aws/aws-json-edge.js";
 import { KeyFileRoot, RootKeyError } from "../root/key-file-root.js";
 import type { RootOfTrust } from "../root/root-of-trust.js";
+import { CachingKeyStore } from "../store/caching-store.js";
 import { SqliteKeyStore } from "../store/sqlite/sqlite-store.js";
 import type { KeyStore } from "../store/store.js";
 import { createHttpServer, DEFAULT_HTTP_OPTIONS } from "./http-server.js";
@@ -145,20 +146,21 @@ export async function startTrent(config: TrentConfig): Promise<RunningTrent> {
   await ensureAdminPolicy(data);
 
   const now = () => new Date();
+  const store = new CachingKeyStore(data.store);
   const depth = { ...config.keyPairPoolDepth, ...(config.allowSm2 ? {} : { SM2: 0 }) };
   const keyPairs = new KeyPairPool({ depth, workers: config.keyPairWorkers });
   keyPairs.start();
   const services: Services = {
-    store: data.store,
+    store,
     root: data.root,
-    backingKeys: new BackingKeys(data.store, data.root),
-    authorizer: new PolicyAuthorizer(data.store, now),
+    backingKeys: new BackingKeys(store, data.root),
+    authorizer: new PolicyAuthorizer(store, now),
     audit: new DiscardingAuditSink(),
     keyPairs,
     now,
     allowSm2: config.allowSm2,
   };
-  const edge = new AwsJsonEdge(services, data.accessKeys, logger);
+  const edge = new AwsJsonEdge(services, new AccessKeys(store, data.root), logger);
   const server = createHttpServer(edge, logger, DEFAULT_HTTP_OPTIONS, () => keyPairPoolMetrics(keyPairs));
 
   const sweep = async () => {

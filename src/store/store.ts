@@ -121,5 +121,11 @@ export interface KeyStore {
   grantsFor(keyId: string, granteePrincipal: string): Promise<Grant[]>;
   deleteGrant(grantId: string): Promise<boolean>;
 
+  /**
+   * A number that changes when another connection, process or node has committed a change, so
+   * caches can drop what they hold at once (best effort; their lifetime bounds what it misses).
+   */
+  changeMarker?(): number;
+
   close(): Promise<void>;
 }

@@ -473,6 +473,11 @@ export class SqliteKeyStore implements KeyStore {
     return this.statements.deleteGrant.run(grantId).changes === 1;
   }
 
+  changeMarker(): number {
+    // data_version changes when another connection (another process, e.g. the admin CLI) commits.
+    return this.db.pragma("data_version", { simple: true }) as number;
+  }
+
   async close(): Promise<void> {
     this.db.close();
   }

@@ -1,0 +1,263 @@
+import type { KeyState } from "@aws-sdk/client-kms";
+import type { KmsKey, Tag } from "../domain/key.js";
+import type { AccessKey, Alias, Grant, IdentityPolicy, KeyChanges, KeyStore, Page, Principal } from "./store.js";
+
+export interface CacheOptions {
+  /** How long a read may be served from memory. Other nodes' changes are seen within this bound. */
+  readonly ttlMs: number;
+  readonly maxEntries: number;
+  readonly beforeRead?: () => void;
+}
+
+export const DEFAULT_CACHE_OPTIONS: CacheOptions = { ttlMs: 500, maxEntries: 100_000 };
+
+/** A bounded map whose entries expire; found-nothing results are not kept. */
+class TtlCache<V> {
+  private readonly entries = new Map<string, { value: V; expires: number }>();
+
+  constructor(private readonly options: CacheOptions) {}
+
+  async get(key: string, load: () => Promise<V | undefined>): Promise<V | undefined> {
+    this.options.beforeRead?.();
+    const now = Date.now();
+    const hit = this.entries.get(key);
+    if (hit && hit.expires > now) return hit.value;
+    const value = await load();
+    if (value === undefined) {
+      this.entries.delete(key);
+      return undefined;
+    }
+    if (this.entries.size >= this.options.maxEntries) this.entries.delete(this.entries.keys().next().value as string);
+    this.entries.set(key, { value, expires: now + this.options.ttlMs });
+    return value;
+  }
+
+  delete(key: string): void {
+    this.entries.delete(key);
+  }
+
+  deleteWhere(prefix: string): void {
+    for (const key of this.entries.keys()) if (key.startsWith(prefix)) this.entries.delete(key);
+  }
+
+  clear(): void {
+    this.entries.clear();
+  }
+}
+
+/**
+ * Serves the reads every request makes (its access key, principal, key, alias, identity policies,
+ * tags, aliases and grants) from memory for a short time, so crypto operations do not reach the
+ * database per request. Writes through this node invalidate at once; writes by other nodes (or
+ * the admin CLI) are seen within `ttlMs`.
+ */
+export class CachingKeyStore implements KeyStore {
+  private readonly keys: TtlCache<KmsKey>;
+  private readonly aliases: TtlCache<Alias>;
+  private readonly aliasesOfKey: TtlCache<Page<Alias>>;
+  private readonly tagsOfKey: TtlCache<Page<Tag>>;
+  private readonly principals: TtlCache<Principal>;
+  private readonly accessKeys: TtlCache<AccessKey>;
+  private readonly identityPolicies: TtlCache<IdentityPolicy[]>;
+  private readonly grants: TtlCache<Grant[]>;
+
+  private marker: number | undefined;
+
+  constructor(
+    private readonly inner: KeyStore,
+    options: CacheOptions = DEFAULT_CACHE_OPTIONS,
+  ) {
+    const fresh = () => this.dropIfChangedElsewhere();
+    options = { ...options, beforeRead: fresh };
+    this.keys = new TtlCache(options);
+    this.aliases = new TtlCache(options);
+    this.aliasesOfKey = new TtlCache(options);
+    this.tagsOfKey = new TtlCache(options);
+    this.principals = new TtlCache(options);
+    this.accessKeys = new TtlCache(options);
+    this.identityPolicies = new TtlCache(options);
+    this.grants = new TtlCache(options);
+    this.all.push(
+      this.keys,
+      this.aliases,
+      this.aliasesOfKey,
+      this.tagsOfKey,
+      this.principals,
+      this.accessKeys,
+      this.identityPolicies,
+      this.grants,
+    );
+  }
+
+  private readonly all: TtlCache<unknown>[] = [];
+
+  /** Drops everything when the store reports a change made elsewhere (another process or node). */
+  private dropIfChangedElsewhere(): void {
+    const marker = this.inner.changeMarker?.();
+    if (marker === this.marker) return;
+    this.marker = marker;
+    for (const cache of this.all) cache.clear();
+  }
+
+  private forgetKey(keyId: string): void {
+    this.keys.delete(keyId);
+    this.tagsOfKey.delete(keyId);
+    this.aliasesOfKey.delete(keyId);
+    this.grants.deleteWhere(`${keyId}\n`);
+  }
+
+  getMeta(name: string) {
+    return this.inner.getMeta(name);
+  }
+  setMeta(name: string, value: string) {
+    return this.inner.setMeta(name, value);
+  }
+  initMeta(name: string, value: string) {
+    return this.inner.initMeta(name, value);
+  }
+
+  async createKey(key: KmsKey, wrappedMaterial: Buffer, tags: readonly Tag[]): Promise<void> {
+    await this.inner.createKey(key, wrappedMaterial, tags);
+    this.forgetKey(key.keyId);
+  }
+  getKey(keyId: string) {
+    return this.keys.get(keyId, () => this.inner.getKey(keyId));
+  }
+  async updateKey(keyId: string, changes: KeyChanges, onlyInStates?: readonly KeyState[]): Promise<boolean> {
+    try {
+      return await this.inner.updateKey(keyId, changes, onlyInStates);
+    } finally {
+      this.forgetKey(keyId);
+    }
+  }
+  listKeys(accountId: string, region: string, after: string | null, limit: number) {
+    return this.inner.listKeys(accountId, region, after, limit);
+  }
+  async deleteKeyIfDue(keyId: string, now: Date): Promise<boolean> {
+    const deleted = await this.inner.deleteKeyIfDue(keyId, now);
+    this.forgetKey(keyId);
+    this.aliases.clear();
+    return deleted;
+  }
+  keysDueForDeletion(now: Date) {
+    return this.inner.keysDueForDeletion(now);
+  }
+  getKeyMaterial(keyId: string, version: number) {
+    return this.inner.getKeyMaterial(keyId, version);
+  }
+
+  async createAlias(alias: Alias): Promise<boolean> {
+    const created = await this.inner.createAlias(alias);
+    this.aliasesOfKey.delete(alias.targetKeyId);
+    return created;
+  }
+  getAlias(accountId: string, region: string, aliasName: string) {
+    return this.aliases.get(`${accountId}\n${region}\n${aliasName}`, () =>
+      this.inner.getAlias(accountId, region, aliasName),
+    );
+  }
+  async updateAlias(alias: Alias): Promise<void> {
+    await this.inner.updateAlias(alias);
+    this.aliases.delete(`${alias.accountId}\n${alias.region}\n${alias.aliasName}`);
+    this.aliasesOfKey.clear();
+  }
+  async deleteAlias(accountId: string, region: string, aliasName: string): Promise<void> {
+    await this.inner.deleteAlias(accountId, region, aliasName);
+    this.aliases.delete(`${accountId}\n${region}\n${aliasName}`);
+    this.aliasesOfKey.clear();
+  }
+  listAliases(accountId: string, region: string, targetKeyId: string | null, after: string | null, limit: number) {
+    // The authorizer's kms:ResourceAliases lookup (a key's first page) is the one per-request read.
+    if (targetKeyId !== null && after === null && limit === 100) {
+      return this.aliasesOfKey.get(targetKeyId, () =>
+        this.inner.listAliases(accountId, region, targetKeyId, after, limit),
+      ) as Promise<Page<Alias>>;
+    }
+    return this.inner.listAliases(accountId, region, targetKeyId, after, limit);
+  }
+
+  async putTags(keyId: string, tags: readonly Tag[]): Promise<void> {
+    await this.inner.putTags(keyId, tags);
+    this.tagsOfKey.delete(keyId);
+  }
+  async removeTags(keyId: string, tagKeys: readonly string[]): Promise<void> {
+    await this.inner.removeTags(keyId, tagKeys);
+    this.tagsOfKey.delete(keyId);
+  }
+  listTags(keyId: string, after: string | null, limit: number) {
+    if (after === null && limit === 50) {
+      return this.tagsOfKey.get(keyId, () => this.inner.listTags(keyId, after, limit)) as Promise<Page<Tag>>;
+    }
+    return this.inner.listTags(keyId, after, limit);
+  }
+
+  async putPrincipal(principal: Principal): Promise<void> {
+    await this.inner.putPrincipal(principal);
+    this.principals.delete(principal.arn);
+  }
+  getPrincipal(arn: string) {
+    return this.principals.get(arn, () => this.inner.getPrincipal(arn));
+  }
+  async createAccessKey(accessKey: AccessKey): Promise<void> {
+    await this.inner.createAccessKey(accessKey);
+    this.accessKeys.delete(accessKey.accessKeyId);
+  }
+  getAccessKey(accessKeyId: string) {
+    return this.accessKeys.get(accessKeyId, () => this.inner.getAccessKey(accessKeyId));
+  }
+  listAccessKeys(principalArn: string | null) {
+    return this.inner.listAccessKeys(principalArn);
+  }
+  async deleteAccessKey(accessKeyId: string): Promise<boolean> {
+    const deleted = await this.inner.deleteAccessKey(accessKeyId);
+    this.accessKeys.delete(accessKeyId);
+    return deleted;
+  }
+
+  async putIdentityPolicy(policy: IdentityPolicy): Promise<void> {
+    await this.inner.putIdentityPolicy(policy);
+    this.identityPolicies.delete(policy.principalArn);
+  }
+  async deleteIdentityPolicy(principalArn: string, policyName: string): Promise<boolean> {
+    const deleted = await this.inner.deleteIdentityPolicy(principalArn, policyName);
+    this.identityPolicies.delete(principalArn);
+    return deleted;
+  }
+  listIdentityPolicies(principalArn: string) {
+    return this.identityPolicies.get(principalArn, () => this.inner.listIdentityPolicies(principalArn)) as Promise<
+      IdentityPolicy[]
+    >;
+  }
+
+  async createGrant(grant: Grant): Promise<boolean> {
+    const created = await this.inner.createGrant(grant);
+    this.grants.deleteWhere(`${grant.keyId}\n`);
+    return created;
+  }
+  getGrant(grantId: string) {
+    return this.inner.getGrant(grantId);
+  }
+  findGrantByName(keyId: string, name: string) {
+    return this.inner.findGrantByName(keyId, name);
+  }
+  listGrants(keyId: string, after: string | null, limit: number) {
+    return this.inner.listGrants(keyId, after, limit);
+  }
+  listRetirableGrants(retiringPrincipal: string, after: string | null, limit: number) {
+    return this.inner.listRetirableGrants(retiringPrincipal, after, limit);
+  }
+  grantsFor(keyId: string, granteePrincipal: string) {
+    return this.grants.get(`${keyId}\n${granteePrincipal}`, () =>
+      this.inner.grantsFor(keyId, granteePrincipal),
+    ) as Promise<Grant[]>;
+  }
+  async deleteGrant(grantId: string): Promise<boolean> {
+    const deleted = await this.inner.deleteGrant(grantId);
+    this.grants.clear();
+    return deleted;
+  }
+
+  close() {
+    return this.inner.close();
+  }
+}

@@ -1,0 +1,71 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { KmsKey } from "../../src/domain/key.js";
+import { CachingKeyStore } from "../../src/store/caching-store.js";
+import { SqliteKeyStore } from "../../src/store/sqlite/sqlite-store.js";
+
+let dir: string;
+let writer: SqliteKeyStore;
+let reader: SqliteKeyStore;
+
+function key(keyId: string): KmsKey {
+  return {
+    keyId,
+    accountId: "111122223333",
+    region: "us-east-1",
+    createdAt: new Date(0),
+    description: "",
+    keySpec: "SYMMETRIC_DEFAULT",
+    keyUsage: "ENCRYPT_DECRYPT",
+    origin: "AWS_KMS",
+    keyState: "Enabled",
+    deletionDate: null,
+    pendingDeletionWindowInDays: null,
+    policy: "{}",
+    currentVersion: 1,
+  };
+}
+
+before(() => {
+  dir = mkdtempSync(join(tmpdir(), "trent-cache-"));
+  writer = new SqliteKeyStore(join(dir, "trent.db"));
+  reader = new SqliteKeyStore(join(dir, "trent.db"));
+});
+
+after(async () => {
+  await writer.close();
+  await reader.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test("a write through the cache is seen by the next read at once", async () => {
+  const cache = new CachingKeyStore(reader, { ttlMs: 60_000, maxEntries: 100 });
+  await cache.createKey(key("k-own-write"), Buffer.alloc(1), []);
+  assert.equal((await cache.getKey("k-own-write"))?.keyState, "Enabled");
+  await cache.updateKey("k-own-write", { keyState: "Disabled" });
+  assert.equal((await cache.getKey("k-own-write"))?.keyState, "Disabled");
+});
+
+test("a change committed by another connection (the admin CLI, another process) drops the cache", async () => {
+  const cache = new CachingKeyStore(reader, { ttlMs: 60_000, maxEntries: 100 });
+  await writer.createKey(key("k-elsewhere"), Buffer.alloc(1), []);
+  assert.equal((await cache.getKey("k-elsewhere"))?.keyState, "Enabled");
+  await writer.updateKey("k-elsewhere", { keyState: "Disabled" });
+  assert.equal((await cache.getKey("k-elsewhere"))?.keyState, "Disabled");
+});
+
+test("without a change marker, entries expire after their lifetime", async () => {
+  const withoutMarker = Object.assign(Object.create(Object.getPrototypeOf(reader)), reader) as SqliteKeyStore;
+  Object.defineProperty(withoutMarker, "changeMarker", { value: undefined });
+  const cache = new CachingKeyStore(withoutMarker, { ttlMs: 100, maxEntries: 100 });
+  await writer.createKey(key("k-ttl"), Buffer.alloc(1), []);
+  assert.equal((await cache.getKey("k-ttl"))?.keyState, "Enabled");
+  await writer.updateKey("k-ttl", { keyState: "Disabled" });
+  assert.equal((await cache.getKey("k-ttl"))?.keyState, "Enabled", "served from memory within its lifetime");
+  await sleep(150);
+  assert.equal((await cache.getKey("k-ttl"))?.keyState, "Disabled");
+});
