@@ -6,7 +6,7 @@ import { describeKey, type KmsKey, type Tag } from "../domain/key.js";
 import type { RequestConditions } from "../policy/authorizer.js";
 import { authorize } from "./authorize.js";
 import type { Operation } from "./context.js";
-import { checkKeyPolicy } from "./key-policy.js";
+import { bypassLockoutCondition, checkKeyPolicy } from "./key-policy.js";
 import { MAX_TAGS_PER_KEY, requestTagConditions, validateTags } from "./tags.js";
 
 const FIRST_KEY_VERSION = 1;
@@ -73,7 +73,7 @@ function createKeyConditions(
     "kms:KeySpec": keySpec,
     "kms:KeyUsage": keyUsage,
     "kms:KeyOrigin": origin,
-    "kms:BypassPolicyLockoutSafetyCheck": String(input.BypassPolicyLockoutSafetyCheck === true),
+    ...bypassLockoutCondition(input.BypassPolicyLockoutSafetyCheck),
     ...requestTagConditions(tags),
   };
   return conditions;

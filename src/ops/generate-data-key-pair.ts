@@ -24,6 +24,7 @@ export async function generateDataKeyPairFor(
   const key = await resolveKey(context, input.KeyId as string, action, {
     ...encryptionContextConditions(input.EncryptionContext),
     "kms:DataKeyPairSpec": spec,
+    "kms:EncryptionAlgorithm": "SYMMETRIC_DEFAULT",
   });
   requireSymmetricEncryptionKey(key, operation);
   stopIfDryRun(input);

@@ -27,7 +27,8 @@ export async function generateDataKeyFor(
     context,
     input.KeyId as string,
     action,
-    encryptionContextConditions(input.EncryptionContext),
+    // The algorithm that protects the data key, as KMS documents kms:EncryptionAlgorithm here.
+    { ...encryptionContextConditions(input.EncryptionContext), "kms:EncryptionAlgorithm": "SYMMETRIC_DEFAULT" },
   );
   requireSymmetricEncryptionKey(key, operation);
   stopIfDryRun(input);

@@ -39,3 +39,8 @@ export async function checkKeyPolicy(
     );
   }
 }
+
+/** kms:BypassPolicyLockoutSafetyCheck is present only when the request sets the parameter. */
+export function bypassLockoutCondition(bypass: boolean | undefined): Record<string, string> {
+  return bypass === undefined ? {} : { "kms:BypassPolicyLockoutSafetyCheck": String(bypass) };
+}

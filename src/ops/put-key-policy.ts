@@ -1,11 +1,16 @@
 import type { PutKeyPolicyRequest } from "@aws-sdk/client-kms";
 import type { Operation } from "./context.js";
 import { resolveKey } from "./key-access.js";
-import { checkKeyPolicy, requireDefaultPolicyName } from "./key-policy.js";
+import { bypassLockoutCondition, checkKeyPolicy, requireDefaultPolicyName } from "./key-policy.js";
 
 export const putKeyPolicy: Operation<PutKeyPolicyRequest, Record<string, never>> = async (context, input) => {
   requireDefaultPolicyName(input.PolicyName);
-  const key = await resolveKey(context, input.KeyId as string, "kms:PutKeyPolicy");
+  const key = await resolveKey(
+    context,
+    input.KeyId as string,
+    "kms:PutKeyPolicy",
+    bypassLockoutCondition(input.BypassPolicyLockoutSafetyCheck),
+  );
   const policy = input.Policy as string;
   await checkKeyPolicy(context, key, policy, input.BypassPolicyLockoutSafetyCheck);
   await context.services.store.updateKey(key.keyId, { policy });

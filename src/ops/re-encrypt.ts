@@ -14,12 +14,10 @@ import {
 
 export const reEncrypt: Operation<ReEncryptRequest, ReEncryptResponse> = async (context, input) => {
   const destinationContext = encodeContext(input.DestinationEncryptionContext);
-  const destination = await resolveKey(
-    context,
-    input.DestinationKeyId as string,
-    "kms:ReEncryptTo",
-    encryptionContextConditions(input.DestinationEncryptionContext),
-  );
+  const destination = await resolveKey(context, input.DestinationKeyId as string, "kms:ReEncryptTo", {
+    ...encryptionContextConditions(input.DestinationEncryptionContext),
+    "kms:EncryptionAlgorithm": "SYMMETRIC_DEFAULT",
+  });
   requireSymmetricEncryptionKey(destination, "ReEncrypt");
   requireSymmetricAlgorithm(input.DestinationEncryptionAlgorithm, destination);
   await dryRunIgnoringCiphertext(

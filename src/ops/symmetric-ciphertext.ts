@@ -82,7 +82,10 @@ export async function openCiphertext(
     );
   }
   const encodedContext = encodeContext(encryptionContext);
-  const conditions = encryptionContextConditions(encryptionContext);
+  const conditions = {
+    ...encryptionContextConditions(encryptionContext),
+    "kms:EncryptionAlgorithm": "SYMMETRIC_DEFAULT",
+  };
   let header: ReturnType<typeof parseBlobHeader>;
   try {
     header = parseBlobHeader(blob);

@@ -23,12 +23,20 @@ export interface Authorizer {
   authorize(request: AuthorizationRequest): Promise<void>;
 }
 
-export function accessDenied(request: AuthorizationRequest, reason: string): AccessDeniedException {
+/**
+ * AWS's message shape: "User: ARN is not authorized to perform: ACTION on resource: ARN because
+ * REASON", or "... with an explicit deny in a ... policy" when a Deny decided it.
+ */
+export function accessDenied(
+  request: AuthorizationRequest,
+  reason: string,
+  connector: "because" | "with" = "because",
+): AccessDeniedException {
   const resource = request.key
     ? keyArn(request.key)
     : `arn:aws:kms:${request.caller.region}:${request.caller.accountId}:*`;
   return new AccessDeniedException(
-    `User: ${request.caller.principalArn} is not authorized to perform: ${request.action} on resource: ${resource} because ${reason}`,
+    `User: ${request.caller.principalArn} is not authorized to perform: ${request.action} on resource: ${resource} ${connector} ${reason}`,
   );
 }
 

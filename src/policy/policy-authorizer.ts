@@ -9,6 +9,32 @@ import { type PolicyDocument, parsePolicyDocument } from "./policy-document.js";
 const ENCRYPTION_CONTEXT_PREFIX = "kms:encryptioncontext:";
 const MAX_CACHED_DOCUMENTS = 10_000;
 
+/** The only actions AWS lets a principal perform on another account's key, whatever the policies say. */
+const CROSS_ACCOUNT_ACTIONS: ReadonlySet<string> = new Set(
+  [
+    "CreateGrant",
+    "Decrypt",
+    "DescribeKey",
+    "DeriveSharedSecret",
+    "Encrypt",
+    "GenerateDataKey",
+    "GenerateDataKeyPair",
+    "GenerateDataKeyPairWithoutPlaintext",
+    "GenerateDataKeyWithoutPlaintext",
+    "GenerateMac",
+    "GetKeyRotationStatus",
+    "GetPublicKey",
+    "ListGrants",
+    "ReEncryptFrom",
+    "ReEncryptTo",
+    "RetireGrant",
+    "RevokeGrant",
+    "Sign",
+    "Verify",
+    "VerifyMac",
+  ].map((name) => `kms:${name.toLowerCase()}`),
+);
+
 /**
  * AWS KMS's authorization: an explicit Deny in the key policy or an identity policy wins; else the
  * key policy must allow the caller directly, or allow the caller's account, which delegates to the
@@ -35,16 +61,20 @@ export class PolicyAuthorizer implements Authorizer {
       conditions: await this.conditionValues(request),
     };
     const identity = await this.identityDecision(caller.principalArn, context);
-    if (identity.deny) throw accessDenied(request, "an explicit deny in an identity-based policy applies");
+    if (identity.deny) throw accessDenied(request, "an explicit deny in an identity-based policy", "with");
 
     if (key === null) {
       if (identity.allow) return;
       throw accessDenied(request, `no identity-based policy allows the ${action} action`);
     }
     const keyPolicy = evaluateStatements(this.document(key.policy, "key"), context, "key");
-    if (keyPolicy.deny) throw accessDenied(request, "an explicit deny in a resource-based policy applies");
+    if (keyPolicy.deny) throw accessDenied(request, "an explicit deny in a resource-based policy", "with");
 
     const sameAccount = key.accountId === caller.accountId;
+    if (!sameAccount && !CROSS_ACCOUNT_ACTIONS.has(action.toLowerCase())) {
+      throw accessDenied(request, `${action} cannot be used on a KMS key in another account`);
+    }
+
     const byPolicies = sameAccount
       ? keyPolicy.allow !== null || (keyPolicy.allowViaAccount !== null && identity.allow)
       : (keyPolicy.allow !== null || keyPolicy.allowViaAccount !== null) && identity.allow;
