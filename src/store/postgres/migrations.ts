@@ -1,0 +1,119 @@
+import type pg from "pg";
+
+/**
+ * Versioned schema migrations, applied in order. Sort-key columns use the "C" collation so that
+ * listings page in byte order, as SQLite orders them, whatever the database's default locale.
+ */
+export const POSTGRES_MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE meta (name text COLLATE "C" PRIMARY KEY, value text NOT NULL);
+  CREATE TABLE principals (
+    arn text COLLATE "C" PRIMARY KEY,
+    account_id text NOT NULL,
+    principal_id text NOT NULL
+  );
+  CREATE TABLE access_keys (
+    access_key_id text COLLATE "C" PRIMARY KEY,
+    principal_arn text COLLATE "C" NOT NULL REFERENCES principals(arn),
+    wrapped_secret bytea NOT NULL,
+    created_at bigint NOT NULL
+  );
+  CREATE INDEX access_keys_by_principal ON access_keys(principal_arn, access_key_id);
+  CREATE TABLE keys (
+    key_id text COLLATE "C" PRIMARY KEY,
+    account_id text NOT NULL,
+    region text NOT NULL,
+    created_at bigint NOT NULL,
+    description text NOT NULL,
+    key_spec text NOT NULL,
+    key_usage text NOT NULL,
+    origin text NOT NULL,
+    key_state text NOT NULL,
+    deletion_date bigint,
+    pending_window_days integer,
+    policy text NOT NULL,
+    current_version integer NOT NULL
+  );
+  CREATE INDEX keys_by_account ON keys(account_id, region, key_id);
+  CREATE INDEX keys_by_deletion ON keys(deletion_date) WHERE deletion_date IS NOT NULL;
+  CREATE TABLE key_material (
+    key_id text COLLATE "C" NOT NULL REFERENCES keys(key_id) ON DELETE CASCADE,
+    version integer NOT NULL,
+    wrapped bytea NOT NULL,
+    created_at bigint NOT NULL,
+    PRIMARY KEY (key_id, version)
+  );
+  CREATE TABLE aliases (
+    account_id text NOT NULL,
+    region text NOT NULL,
+    alias_name text COLLATE "C" NOT NULL,
+    target_key_id text COLLATE "C" NOT NULL REFERENCES keys(key_id) ON DELETE CASCADE,
+    created_at bigint NOT NULL,
+    updated_at bigint NOT NULL,
+    PRIMARY KEY (account_id, region, alias_name)
+  );
+  CREATE INDEX aliases_by_key ON aliases(target_key_id);
+  CREATE TABLE tags (
+    key_id text COLLATE "C" NOT NULL REFERENCES keys(key_id) ON DELETE CASCADE,
+    tag_key text COLLATE "C" NOT NULL,
+    tag_value text NOT NULL,
+    PRIMARY KEY (key_id, tag_key)
+  );
+  CREATE TABLE identity_policies (
+    principal_arn text COLLATE "C" NOT NULL REFERENCES principals(arn) ON DELETE CASCADE,
+    policy_name text COLLATE "C" NOT NULL,
+    document text NOT NULL,
+    PRIMARY KEY (principal_arn, policy_name)
+  );
+  CREATE TABLE grants (
+    grant_id text COLLATE "C" PRIMARY KEY,
+    key_id text COLLATE "C" NOT NULL REFERENCES keys(key_id) ON DELETE CASCADE,
+    name text,
+    grantee_principal text NOT NULL,
+    retiring_principal text,
+    issuing_account text NOT NULL,
+    operations text NOT NULL,
+    constraints text,
+    created_at bigint NOT NULL
+  );
+  CREATE INDEX grants_by_key ON grants(key_id, grant_id);
+  CREATE INDEX grants_by_retiring_principal ON grants(retiring_principal, grant_id);
+  CREATE UNIQUE INDEX grants_by_name ON grants(key_id, name) WHERE name IS NOT NULL;
+  `,
+];
+
+/** The advisory lock that serializes migrations: any number all nodes agree on (ASCII "trent"). */
+const MIGRATION_LOCK = 0x7472656e74;
+
+/**
+ * Brings the schema up to date in one transaction. Nodes starting at once queue on the advisory
+ * lock; the first applies the migrations and the others then find nothing left to do.
+ */
+export async function migrate(client: pg.ClientBase): Promise<void> {
+  await client.query("BEGIN");
+  try {
+    await client.query("SELECT pg_advisory_xact_lock($1)", [MIGRATION_LOCK]);
+    await client.query(
+      "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, applied_at bigint NOT NULL)",
+    );
+    const { rows } = await client.query<{ version: number }>(
+      "SELECT coalesce(max(version), 0) AS version FROM schema_migrations",
+    );
+    const current = rows[0]?.version ?? 0;
+    if (current > POSTGRES_MIGRATIONS.length) {
+      throw new Error(
+        `the database schema is at version ${current}, newer than this Trent knows (${POSTGRES_MIGRATIONS.length})`,
+      );
+    }
+    for (const [index, sql] of POSTGRES_MIGRATIONS.entries()) {
+      const version = index + 1;
+      if (version <= current) continue;
+      await client.query(sql);
+      await client.query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)", [version, Date.now()]);
+    }
+    await client.query("COMMIT");
+  } catch (error) {
+    await client.query("ROLLBACK").catch(() => undefined);
+    throw error;
+  }
+}

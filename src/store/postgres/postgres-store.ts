@@ -1,0 +1,532 @@
+import type { KeyState } from "@aws-sdk/client-kms";
+import pg from "pg";
+import type { KmsKey, Tag } from "../../domain/key.js";
+import type {
+  AccessKey,
+  Alias,
+  Grant,
+  GrantConstraints,
+  IdentityPolicy,
+  KeyChanges,
+  KeyStore,
+  Page,
+  Principal,
+} from "../store.js";
+import { StoreUnavailableError } from "../store-errors.js";
+import { isConnectionFailure } from "./connection-failure.js";
+import { migrate } from "./migrations.js";
+
+export interface PostgresStoreOptions {
+  /** The most connections this node holds; default 10. */
+  readonly maxConnections?: number;
+  /** How long one statement may run before it fails with StoreUnavailableError; default 5 s. */
+  readonly statementTimeoutMs?: number;
+}
+
+const CONNECT_TIMEOUT_MS = 2_000;
+const STATEMENT_TIMEOUT_MS = 5_000;
+
+// Timestamps are bigint milliseconds, which pg hands back as strings.
+type Millis = string;
+
+interface KeyRow {
+  key_id: string;
+  account_id: string;
+  region: string;
+  created_at: Millis;
+  description: string;
+  key_spec: string;
+  key_usage: string;
+  origin: string;
+  key_state: string;
+  deletion_date: Millis | null;
+  pending_window_days: number | null;
+  policy: string;
+  current_version: number;
+}
+
+interface AliasRow {
+  account_id: string;
+  region: string;
+  alias_name: string;
+  target_key_id: string;
+  created_at: Millis;
+  updated_at: Millis;
+}
+
+interface AccessKeyRow {
+  access_key_id: string;
+  principal_arn: string;
+  wrapped_secret: Buffer;
+  created_at: Millis;
+}
+
+interface GrantRow {
+  grant_id: string;
+  key_id: string;
+  name: string | null;
+  grantee_principal: string;
+  retiring_principal: string | null;
+  issuing_account: string;
+  operations: string;
+  constraints: string | null;
+  created_at: Millis;
+}
+
+const date = (millis: Millis) => new Date(Number(millis));
+
+function toKey(row: KeyRow): KmsKey {
+  return {
+    keyId: row.key_id,
+    accountId: row.account_id,
+    region: row.region,
+    createdAt: date(row.created_at),
+    description: row.description,
+    keySpec: row.key_spec as KmsKey["keySpec"],
+    keyUsage: row.key_usage as KmsKey["keyUsage"],
+    origin: row.origin as KmsKey["origin"],
+    keyState: row.key_state as KmsKey["keyState"],
+    deletionDate: row.deletion_date === null ? null : date(row.deletion_date),
+    pendingDeletionWindowInDays: row.pending_window_days,
+    policy: row.policy,
+    currentVersion: row.current_version,
+  };
+}
+
+function toAlias(row: AliasRow): Alias {
+  return {
+    accountId: row.account_id,
+    region: row.region,
+    aliasName: row.alias_name,
+    targetKeyId: row.target_key_id,
+    createdAt: date(row.created_at),
+    lastUpdatedAt: date(row.updated_at),
+  };
+}
+
+function toAccessKey(row: AccessKeyRow): AccessKey {
+  return {
+    accessKeyId: row.access_key_id,
+    principalArn: row.principal_arn,
+    wrappedSecret: row.wrapped_secret,
+    createdAt: date(row.created_at),
+  };
+}
+
+function toGrant(row: GrantRow): Grant {
+  return {
+    grantId: row.grant_id,
+    keyId: row.key_id,
+    name: row.name,
+    granteePrincipal: row.grantee_principal,
+    retiringPrincipal: row.retiring_principal,
+    issuingAccount: row.issuing_account,
+    operations: JSON.parse(row.operations) as string[],
+    constraints: row.constraints === null ? null : (JSON.parse(row.constraints) as GrantConstraints),
+    createdAt: date(row.created_at),
+  };
+}
+
+function page<T>(rows: T[], limit: number, sortKey: (row: T) => string): Page<T> {
+  if (rows.length <= limit) return { items: rows, next: null };
+  const items = rows.slice(0, limit);
+  return { items, next: sortKey(items[items.length - 1] as T) };
+}
+
+const KEY_CHANGE_COLUMNS: Record<keyof KeyChanges, string> = {
+  description: "description",
+  keyState: "key_state",
+  deletionDate: "deletion_date",
+  pendingDeletionWindowInDays: "pending_window_days",
+  policy: "policy",
+};
+
+const PUT_TAGS = `INSERT INTO tags (key_id, tag_key, tag_value) SELECT $1, * FROM unnest($2::text[], $3::text[])
+  ON CONFLICT (key_id, tag_key) DO UPDATE SET tag_value = excluded.tag_value`;
+
+/** One statement may not set a row twice, so the last value given for a tag key wins, as in a loop. */
+function putTagsParams(keyId: string, tags: readonly Tag[]): [string, string[], string[]] {
+  const byKey = new Map(tags.map((tag) => [tag.TagKey, tag.TagValue]));
+  return [keyId, [...byKey.keys()], [...byKey.values()]];
+}
+
+function storeError(error: unknown): unknown {
+  if (!isConnectionFailure(error)) return error;
+  return new StoreUnavailableError(`PostgreSQL is unavailable: ${(error as Error).message}`, { cause: error });
+}
+
+/**
+ * The store for several Trent nodes on one PostgreSQL database. Same semantics as the SQLite
+ * store; when the database is unreachable or slow, methods fail fast with StoreUnavailableError,
+ * and the pool reconnects by itself once it is back.
+ */
+export class PostgresKeyStore implements KeyStore {
+  private constructor(private readonly pool: pg.Pool) {}
+
+  /** Connects, brings the schema up to date, and returns the store. */
+  static async open(url: string, options: PostgresStoreOptions = {}): Promise<PostgresKeyStore> {
+    const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
+    client.on("error", () => undefined);
+    try {
+      await client.connect();
+      await migrate(client);
+    } catch (error) {
+      throw storeError(error);
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+    const statementTimeout = options.statementTimeoutMs ?? STATEMENT_TIMEOUT_MS;
+    const pool = new pg.Pool({
+      connectionString: url,
+      application_name: "trent",
+      max: options.maxConnections ?? 10,
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      statement_timeout: statementTimeout,
+      // The client-side backstop for a server that stops answering altogether.
+      query_timeout: statementTimeout + 1_000,
+      keepAlive: true,
+    });
+    // An idle connection dropped (server restart, network): the pool discards it, and the next
+    // request reconnects or fails with StoreUnavailableError. Unheard, the event would crash the process.
+    pool.on("error", () => undefined);
+    return new PostgresKeyStore(pool);
+  }
+
+  private async query<R extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<pg.QueryResult<R>> {
+    try {
+      return await this.pool.query<R>(sql, params);
+    } catch (error) {
+      throw storeError(error);
+    }
+  }
+
+  private async rows<R extends pg.QueryResultRow>(sql: string, params: unknown[]): Promise<R[]> {
+    return (await this.query<R>(sql, params)).rows;
+  }
+
+  private async changed(sql: string, params: unknown[]): Promise<boolean> {
+    return (await this.query(sql, params)).rowCount === 1;
+  }
+
+  private async transaction(work: (client: pg.PoolClient) => Promise<void>): Promise<void> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (error) {
+      throw storeError(error);
+    }
+    // A connection that drops while checked out emits "error" (the pending query rejects as well).
+    const ignore = () => undefined;
+    client.on("error", ignore);
+    let broken = false;
+    try {
+      await client.query("BEGIN");
+      await work(client);
+      await client.query("COMMIT");
+    } catch (error) {
+      broken = isConnectionFailure(error);
+      await client.query("ROLLBACK").catch(() => {
+        broken = true;
+      });
+      throw storeError(error);
+    } finally {
+      client.off("error", ignore);
+      client.release(broken);
+    }
+  }
+
+  async getMeta(name: string): Promise<string | undefined> {
+    const rows = await this.rows<{ value: string }>("SELECT value FROM meta WHERE name = $1", [name]);
+    return rows[0]?.value;
+  }
+
+  async setMeta(name: string, value: string): Promise<void> {
+    await this.query(
+      "INSERT INTO meta (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+      [name, value],
+    );
+  }
+
+  async initMeta(name: string, value: string): Promise<string> {
+    // DO UPDATE rather than DO NOTHING so that RETURNING yields the row a concurrent insert won with.
+    const rows = await this.rows<{ value: string }>(
+      "INSERT INTO meta (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = meta.value RETURNING value",
+      [name, value],
+    );
+    return (rows[0] as { value: string }).value;
+  }
+
+  async createKey(key: KmsKey, wrappedMaterial: Buffer, tags: readonly Tag[]): Promise<void> {
+    await this.transaction(async (client) => {
+      await client.query("INSERT INTO keys VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)", [
+        key.keyId,
+        key.accountId,
+        key.region,
+        key.createdAt.getTime(),
+        key.description,
+        key.keySpec,
+        key.keyUsage,
+        key.origin,
+        key.keyState,
+        key.deletionDate?.getTime() ?? null,
+        key.pendingDeletionWindowInDays,
+        key.policy,
+        key.currentVersion,
+      ]);
+      await client.query("INSERT INTO key_material (key_id, version, wrapped, created_at) VALUES ($1, $2, $3, $4)", [
+        key.keyId,
+        key.currentVersion,
+        wrappedMaterial,
+        key.createdAt.getTime(),
+      ]);
+      if (tags.length > 0) await client.query(PUT_TAGS, putTagsParams(key.keyId, tags));
+    });
+  }
+
+  async getKey(keyId: string): Promise<KmsKey | undefined> {
+    const rows = await this.rows<KeyRow>("SELECT * FROM keys WHERE key_id = $1", [keyId]);
+    return rows[0] && toKey(rows[0]);
+  }
+
+  async updateKey(keyId: string, changes: KeyChanges, onlyInStates?: readonly KeyState[]): Promise<boolean> {
+    const params: unknown[] = [keyId];
+    const assignments: string[] = [];
+    for (const [field, column] of Object.entries(KEY_CHANGE_COLUMNS)) {
+      if (!(field in changes)) continue;
+      const value = changes[field as keyof KeyChanges];
+      params.push(value instanceof Date ? value.getTime() : (value ?? null));
+      assignments.push(`${column} = $${params.length}`);
+    }
+    if (assignments.length === 0) return true;
+    let sql = `UPDATE keys SET ${assignments.join(", ")} WHERE key_id = $1`;
+    if (onlyInStates !== undefined) {
+      params.push(onlyInStates);
+      sql += ` AND key_state = ANY($${params.length}::text[])`;
+    }
+    return this.changed(sql, params);
+  }
+
+  async listKeys(accountId: string, region: string, after: string | null, limit: number): Promise<Page<KmsKey>> {
+    const rows = await this.rows<KeyRow>(
+      "SELECT * FROM keys WHERE account_id = $1 AND region = $2 AND key_id > $3 ORDER BY key_id LIMIT $4",
+      [accountId, region, after ?? "", limit + 1],
+    );
+    return page(rows.map(toKey), limit, (key) => key.keyId);
+  }
+
+  async deleteKeyIfDue(keyId: string, now: Date): Promise<boolean> {
+    return this.changed(
+      "DELETE FROM keys WHERE key_id = $1 AND key_state = 'PendingDeletion' AND deletion_date <= $2",
+      [keyId, now.getTime()],
+    );
+  }
+
+  async keysDueForDeletion(now: Date): Promise<string[]> {
+    const rows = await this.rows<{ key_id: string }>(
+      `SELECT key_id FROM keys WHERE deletion_date IS NOT NULL AND deletion_date <= $1
+       AND key_state = 'PendingDeletion' ORDER BY key_id`,
+      [now.getTime()],
+    );
+    return rows.map((row) => row.key_id);
+  }
+
+  async getKeyMaterial(keyId: string, version: number): Promise<Buffer | undefined> {
+    const rows = await this.rows<{ wrapped: Buffer }>(
+      "SELECT wrapped FROM key_material WHERE key_id = $1 AND version = $2",
+      [keyId, version],
+    );
+    return rows[0]?.wrapped;
+  }
+
+  async createAlias(alias: Alias): Promise<boolean> {
+    return this.changed("INSERT INTO aliases VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING", [
+      alias.accountId,
+      alias.region,
+      alias.aliasName,
+      alias.targetKeyId,
+      alias.createdAt.getTime(),
+      alias.lastUpdatedAt.getTime(),
+    ]);
+  }
+
+  async getAlias(accountId: string, region: string, aliasName: string): Promise<Alias | undefined> {
+    const rows = await this.rows<AliasRow>(
+      "SELECT * FROM aliases WHERE account_id = $1 AND region = $2 AND alias_name = $3",
+      [accountId, region, aliasName],
+    );
+    return rows[0] && toAlias(rows[0]);
+  }
+
+  async updateAlias(alias: Alias): Promise<void> {
+    await this.query(
+      `UPDATE aliases SET target_key_id = $4, updated_at = $5
+       WHERE account_id = $1 AND region = $2 AND alias_name = $3`,
+      [alias.accountId, alias.region, alias.aliasName, alias.targetKeyId, alias.lastUpdatedAt.getTime()],
+    );
+  }
+
+  async deleteAlias(accountId: string, region: string, aliasName: string): Promise<void> {
+    await this.query("DELETE FROM aliases WHERE account_id = $1 AND region = $2 AND alias_name = $3", [
+      accountId,
+      region,
+      aliasName,
+    ]);
+  }
+
+  async listAliases(
+    accountId: string,
+    region: string,
+    targetKeyId: string | null,
+    after: string | null,
+    limit: number,
+  ): Promise<Page<Alias>> {
+    const rows = await this.rows<AliasRow>(
+      `SELECT * FROM aliases WHERE account_id = $1 AND region = $2 AND ($3::text IS NULL OR target_key_id = $3)
+       AND alias_name > $4 ORDER BY alias_name LIMIT $5`,
+      [accountId, region, targetKeyId, after ?? "", limit + 1],
+    );
+    return page(rows.map(toAlias), limit, (alias) => alias.aliasName);
+  }
+
+  async putTags(keyId: string, tags: readonly Tag[]): Promise<void> {
+    if (tags.length > 0) await this.query(PUT_TAGS, putTagsParams(keyId, tags));
+  }
+
+  async removeTags(keyId: string, tagKeys: readonly string[]): Promise<void> {
+    await this.query("DELETE FROM tags WHERE key_id = $1 AND tag_key = ANY($2::text[])", [keyId, tagKeys]);
+  }
+
+  async listTags(keyId: string, after: string | null, limit: number): Promise<Page<Tag>> {
+    const rows = await this.rows<{ tag_key: string; tag_value: string }>(
+      "SELECT tag_key, tag_value FROM tags WHERE key_id = $1 AND tag_key > $2 ORDER BY tag_key LIMIT $3",
+      [keyId, after ?? "", limit + 1],
+    );
+    const tags = rows.map((row) => ({ TagKey: row.tag_key, TagValue: row.tag_value }));
+    return page(tags, limit, (tag) => tag.TagKey);
+  }
+
+  async putPrincipal(principal: Principal): Promise<void> {
+    await this.query(
+      "INSERT INTO principals (arn, account_id, principal_id) VALUES ($1, $2, $3) ON CONFLICT (arn) DO NOTHING",
+      [principal.arn, principal.accountId, principal.principalId],
+    );
+  }
+
+  async getPrincipal(arn: string): Promise<Principal | undefined> {
+    const rows = await this.rows<{ arn: string; account_id: string; principal_id: string }>(
+      "SELECT * FROM principals WHERE arn = $1",
+      [arn],
+    );
+    const row = rows[0];
+    return row && { arn: row.arn, accountId: row.account_id, principalId: row.principal_id };
+  }
+
+  async createAccessKey(accessKey: AccessKey): Promise<void> {
+    await this.query("INSERT INTO access_keys VALUES ($1, $2, $3, $4)", [
+      accessKey.accessKeyId,
+      accessKey.principalArn,
+      accessKey.wrappedSecret,
+      accessKey.createdAt.getTime(),
+    ]);
+  }
+
+  async getAccessKey(accessKeyId: string): Promise<AccessKey | undefined> {
+    const rows = await this.rows<AccessKeyRow>("SELECT * FROM access_keys WHERE access_key_id = $1", [accessKeyId]);
+    return rows[0] && toAccessKey(rows[0]);
+  }
+
+  async listAccessKeys(principalArn: string | null): Promise<AccessKey[]> {
+    const rows = await this.rows<AccessKeyRow>(
+      "SELECT * FROM access_keys WHERE $1::text IS NULL OR principal_arn = $1 ORDER BY access_key_id",
+      [principalArn],
+    );
+    return rows.map(toAccessKey);
+  }
+
+  async deleteAccessKey(accessKeyId: string): Promise<boolean> {
+    return this.changed("DELETE FROM access_keys WHERE access_key_id = $1", [accessKeyId]);
+  }
+
+  async putIdentityPolicy(policy: IdentityPolicy): Promise<void> {
+    await this.query(
+      `INSERT INTO identity_policies (principal_arn, policy_name, document) VALUES ($1, $2, $3)
+       ON CONFLICT (principal_arn, policy_name) DO UPDATE SET document = excluded.document`,
+      [policy.principalArn, policy.policyName, policy.document],
+    );
+  }
+
+  async deleteIdentityPolicy(principalArn: string, policyName: string): Promise<boolean> {
+    return this.changed("DELETE FROM identity_policies WHERE principal_arn = $1 AND policy_name = $2", [
+      principalArn,
+      policyName,
+    ]);
+  }
+
+  async listIdentityPolicies(principalArn: string): Promise<IdentityPolicy[]> {
+    const rows = await this.rows<{ principal_arn: string; policy_name: string; document: string }>(
+      "SELECT * FROM identity_policies WHERE principal_arn = $1 ORDER BY policy_name",
+      [principalArn],
+    );
+    return rows.map((row) => ({
+      principalArn: row.principal_arn,
+      policyName: row.policy_name,
+      document: row.document,
+    }));
+  }
+
+  async createGrant(grant: Grant): Promise<boolean> {
+    return this.changed("INSERT INTO grants VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING", [
+      grant.grantId,
+      grant.keyId,
+      grant.name,
+      grant.granteePrincipal,
+      grant.retiringPrincipal,
+      grant.issuingAccount,
+      JSON.stringify(grant.operations),
+      grant.constraints === null ? null : JSON.stringify(grant.constraints),
+      grant.createdAt.getTime(),
+    ]);
+  }
+
+  async getGrant(grantId: string): Promise<Grant | undefined> {
+    const rows = await this.rows<GrantRow>("SELECT * FROM grants WHERE grant_id = $1", [grantId]);
+    return rows[0] && toGrant(rows[0]);
+  }
+
+  async findGrantByName(keyId: string, name: string): Promise<Grant | undefined> {
+    const rows = await this.rows<GrantRow>("SELECT * FROM grants WHERE key_id = $1 AND name = $2", [keyId, name]);
+    return rows[0] && toGrant(rows[0]);
+  }
+
+  async listGrants(keyId: string, after: string | null, limit: number): Promise<Page<Grant>> {
+    const rows = await this.rows<GrantRow>(
+      "SELECT * FROM grants WHERE key_id = $1 AND grant_id > $2 ORDER BY grant_id LIMIT $3",
+      [keyId, after ?? "", limit + 1],
+    );
+    return page(rows.map(toGrant), limit, (grant) => grant.grantId);
+  }
+
+  async listRetirableGrants(retiringPrincipal: string, after: string | null, limit: number): Promise<Page<Grant>> {
+    const rows = await this.rows<GrantRow>(
+      "SELECT * FROM grants WHERE retiring_principal = $1 AND grant_id > $2 ORDER BY grant_id LIMIT $3",
+      [retiringPrincipal, after ?? "", limit + 1],
+    );
+    return page(rows.map(toGrant), limit, (grant) => grant.grantId);
+  }
+
+  async grantsFor(keyId: string, granteePrincipal: string): Promise<Grant[]> {
+    const rows = await this.rows<GrantRow>(
+      "SELECT * FROM grants WHERE key_id = $1 AND grantee_principal = $2 ORDER BY grant_id",
+      [keyId, granteePrincipal],
+    );
+    return rows.map(toGrant);
+  }
+
+  async deleteGrant(grantId: string): Promise<boolean> {
+    return this.changed("DELETE FROM grants WHERE grant_id = $1", [grantId]);
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}
