@@ -47,6 +47,10 @@ function parseAccountId(value: string): string {
 }
 
 const dataOption = () => new Option("--data <dir>", "data directory").env("TRENT_DATA").default(".trent");
+const storeOption = () =>
+  new Option("--store <url>", "postgres://user:password@host:port/db for several nodes; default: SQLite in --data").env(
+    "TRENT_STORE",
+  );
 const rootKeyOption = () =>
   new Option("--root-key <base64>", "root key (32 bytes, base64) instead of <data>/root.key").env("TRENT_ROOT_KEY");
 
@@ -65,6 +69,7 @@ program
       .argParser(parseListen),
   )
   .addOption(dataOption())
+  .addOption(storeOption())
   .addOption(rootKeyOption())
   .addOption(
     new Option("--account-id <id>", "12-digit account id, used when the data directory is created")
@@ -95,6 +100,7 @@ program
       host: listen.host,
       port: listen.port,
       dataDir: options.data,
+      storeUrl: options.store,
       accountId: options.accountId,
       region: options.region,
       rootKey: options.rootKey,
@@ -115,10 +121,10 @@ program
 
 /** Opens the data directory for one admin command and closes it afterwards. */
 async function withDataDirectory(
-  options: { data: string; rootKey?: string },
+  options: { data: string; rootKey?: string; store?: string },
   run: (data: DataDirectory) => Promise<void>,
 ): Promise<void> {
-  const data = await openDataDirectory(options.data, options.rootKey);
+  const data = await openDataDirectory(options.data, options.rootKey, undefined, options.store);
   try {
     await run(data);
   } finally {
@@ -150,6 +156,7 @@ function principalOptions(command: Command): Command {
       new Option("--account-id <id>", "the principal's account (default: Trent's account)").argParser(parseAccountId),
     )
     .addOption(dataOption())
+    .addOption(storeOption())
     .addOption(rootKeyOption());
 }
 
@@ -197,6 +204,7 @@ accessKey
   .description("list access keys (never their secrets)")
   .option("--user-arn <arn>", "only this principal's keys")
   .addOption(dataOption())
+  .addOption(storeOption())
   .addOption(rootKeyOption())
   .action((options) =>
     withDataDirectory(options, async (data) => {
@@ -211,6 +219,7 @@ accessKey
   .description("delete an access key; requests signed with it are refused from then on")
   .argument("<access-key-id>")
   .addOption(dataOption())
+  .addOption(storeOption())
   .addOption(rootKeyOption())
   .action((accessKeyId: string, options) =>
     withDataDirectory(options, async (data) => {

@@ -16,6 +16,7 @@ import { AwsJsonEdge } from "../protocol/aws/aws-json-edge.js";
 import { KeyFileRoot, RootKeyError } from "../root/key-file-root.js";
 import type { RootOfTrust } from "../root/root-of-trust.js";
 import { CachingKeyStore } from "../store/caching-store.js";
+import { PostgresKeyStore } from "../store/postgres/postgres-store.js";
 import { SqliteKeyStore } from "../store/sqlite/sqlite-store.js";
 import type { KeyStore } from "../store/store.js";
 import { createHttpServer, DEFAULT_HTTP_OPTIONS } from "./http-server.js";
@@ -24,6 +25,8 @@ export interface TrentConfig {
   readonly host: string;
   readonly port: number;
   readonly dataDir: string;
+  /** A postgres:// URL, or undefined for the embedded SQLite store in the data directory. */
+  readonly storeUrl: string | undefined;
   /** Used only when the data directory is initialised; later starts keep the stored account. */
   readonly accountId: string | undefined;
   /** The region written into the admin's credentials file. */
@@ -55,11 +58,12 @@ export async function openDataDirectory(
   dataDir: string,
   rootKey: string | undefined,
   accountId?: string,
+  storeUrl?: string,
 ): Promise<DataDirectory> {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const root =
     rootKey !== undefined ? KeyFileRoot.fromBase64(rootKey) : KeyFileRoot.openOrCreate(join(dataDir, "root.key")).root;
-  const store = new SqliteKeyStore(join(dataDir, "trent.db"));
+  const store = await openStore(dataDir, storeUrl);
   try {
     const storedCheck = await store.getMeta("root_check");
     if (storedCheck === undefined) {
@@ -76,6 +80,16 @@ export async function openDataDirectory(
     await store.close();
     throw error;
   }
+}
+
+/** SQLite under the data directory by default; PostgreSQL for `postgres://` URLs (several nodes). */
+async function openStore(dataDir: string, storeUrl: string | undefined): Promise<KeyStore> {
+  if (storeUrl === undefined || storeUrl === "" || storeUrl === "sqlite")
+    return new SqliteKeyStore(join(dataDir, "trent.db"));
+  if (/^postgres(ql)?:\/\//.test(storeUrl)) return PostgresKeyStore.open(storeUrl);
+  throw new Error(
+    `unsupported store ${storeUrl.replace(/\/\/[^@/]*@/, "//***@")}: use a postgres:// URL, or leave it unset for SQLite`,
+  );
 }
 
 function randomAccountId(): string {
@@ -140,7 +154,7 @@ export interface RunningTrent {
 
 export async function startTrent(config: TrentConfig): Promise<RunningTrent> {
   const logger = pino({ level: config.logLevel, base: { service: "trent" } });
-  const data = await openDataDirectory(config.dataDir, config.rootKey, config.accountId);
+  const data = await openDataDirectory(config.dataDir, config.rootKey, config.accountId, config.storeUrl);
   const credentialsFile = join(config.dataDir, "credentials");
   const issued = await ensureAdminCredentials(data, credentialsFile, config.region);
   await ensureAdminPolicy(data);

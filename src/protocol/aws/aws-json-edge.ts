@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import type { AccessKeys, CallerIdentity } from "../../auth/access-keys.js";
 import {
+  DependencyTimeoutException,
   KMSInternalException,
   KmsError,
   SerializationException,
@@ -11,6 +12,7 @@ import {
 import type { Caller } from "../../domain/principal.js";
 import type { OperationContext, Services } from "../../ops/context.js";
 import { KMS_OPERATIONS } from "../../ops/index.js";
+import { StoreUnavailableError } from "../../store/store-errors.js";
 import { decodeInput, OPERATIONS, TARGET_PREFIX, toWire, wipeBytes } from "./shapes.js";
 import { type IncomingSignedRequest, verifySigV4 } from "./sigv4.js";
 
@@ -128,7 +130,14 @@ export class AwsJsonEdge {
     return name;
   }
 
-  private internalError(thrown: unknown, requestId: string, operationName: string | null): KMSInternalException {
+  private internalError(thrown: unknown, requestId: string, operationName: string | null): KmsError {
+    if (thrown instanceof StoreUnavailableError) {
+      // Retryable, as AWS answers when a dependency is down: clients back off and try again.
+      this.logger.warn({ err: thrown.cause ?? thrown, requestId, operation: operationName }, "key store unavailable");
+      return new DependencyTimeoutException(
+        `The key store is unavailable; retry the request. Request ID: ${requestId}`,
+      );
+    }
     this.logger.error({ err: thrown, requestId, operation: operationName }, "request failed unexpectedly");
     return new KMSInternalException(`An internal error occurred. Request ID: ${requestId}`);
   }

@@ -80,6 +80,20 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   CREATE INDEX grants_by_retiring_principal ON grants(retiring_principal, grant_id);
   CREATE UNIQUE INDEX grants_by_name ON grants(key_id, name) WHERE name IS NOT NULL;
   `,
+  // Every committed change is announced on the trent_changes channel, so each node drops its caches.
+  `
+  CREATE FUNCTION trent_announce_change() RETURNS trigger LANGUAGE plpgsql AS $$
+  BEGIN
+    PERFORM pg_notify('trent_changes', TG_TABLE_NAME);
+    RETURN NULL;
+  END $$;
+  ${["keys", "key_material", "aliases", "tags", "principals", "access_keys", "identity_policies", "grants"]
+    .map(
+      (table) => `CREATE TRIGGER ${table}_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON ${table}
+    FOR EACH STATEMENT EXECUTE FUNCTION trent_announce_change();`,
+    )
+    .join("\n  ")}
+  `,
 ];
 
 /** The advisory lock that serializes migrations: any number all nodes agree on (ASCII "trent"). */

@@ -161,7 +161,52 @@ function storeError(error: unknown): unknown {
  * and the pool reconnects by itself once it is back.
  */
 export class PostgresKeyStore implements KeyStore {
-  private constructor(private readonly pool: pg.Pool) {}
+  private generation = 0;
+  private listener: pg.Client | null = null;
+  private reconnect: NodeJS.Timeout | null = null;
+  private closed = false;
+
+  private constructor(
+    private readonly pool: pg.Pool,
+    private readonly url: string,
+  ) {}
+
+  /**
+   * Bumped by every change announced on trent_changes (by any node). While the listening
+   * connection is down, it changes on every call, so that callers cache nothing.
+   */
+  changeMarker(): number {
+    if (this.listener === null) this.generation++;
+    return this.generation;
+  }
+
+  private async listen(): Promise<void> {
+    const client = new pg.Client({ connectionString: this.url, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
+    const lost = () => {
+      if (this.listener === client) this.listener = null;
+      client.end().catch(() => undefined);
+      if (!this.closed && this.reconnect === null) {
+        this.reconnect = setTimeout(() => {
+          this.reconnect = null;
+          this.listen().catch(() => undefined);
+        }, 1_000);
+        this.reconnect.unref();
+      }
+    };
+    client.on("error", lost);
+    client.on("end", lost);
+    client.on("notification", () => {
+      this.generation++;
+    });
+    try {
+      await client.connect();
+      await client.query("LISTEN trent_changes");
+      this.generation++;
+      this.listener = client;
+    } catch {
+      lost();
+    }
+  }
 
   /** Connects, brings the schema up to date, and returns the store. */
   static async open(url: string, options: PostgresStoreOptions = {}): Promise<PostgresKeyStore> {
@@ -189,7 +234,9 @@ export class PostgresKeyStore implements KeyStore {
     // An idle connection dropped (server restart, network): the pool discards it, and the next
     // request reconnects or fails with StoreUnavailableError. Unheard, the event would crash the process.
     pool.on("error", () => undefined);
-    return new PostgresKeyStore(pool);
+    const store = new PostgresKeyStore(pool, url);
+    await store.listen();
+    return store;
   }
 
   private async query<R extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<pg.QueryResult<R>> {
@@ -527,6 +574,11 @@ export class PostgresKeyStore implements KeyStore {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
+    if (this.reconnect) clearTimeout(this.reconnect);
+    const listener = this.listener;
+    this.listener = null;
+    await listener?.end().catch(() => undefined);
     await this.pool.end();
   }
 }
