@@ -1,13 +1,23 @@
 /**
- * `npm run bench`: data key pair latency from a warm pool versus generation on demand, and
- * GenerateDataKey latency with and without a burst of RSA_4096 requests in flight. Each figure is
- * measured side by side with its baseline in the same run, against real Trent processes.
+ * `npm run bench`: data key pair latency from a warm pool versus generation on demand,
+ * GenerateDataKey latency with and without a burst of RSA_4096 requests in flight, and
+ * GenerateDataKey / Decrypt throughput on PostgreSQL versus SQLite. Each figure is measured side
+ * by side with its baseline in the same run, against real Trent processes.
+ * `BENCH_ONLY=keypairs` or `BENCH_ONLY=stores` runs one section.
  */
 import { Agent } from "node:http";
 import { performance } from "node:perf_hooks";
-import { CreateKeyCommand, GenerateDataKeyCommand, GenerateDataKeyPairCommand, KMSClient } from "@aws-sdk/client-kms";
+import {
+  CreateKeyCommand,
+  EncryptCommand,
+  GenerateDataKeyCommand,
+  GenerateDataKeyPairCommand,
+  KMSClient,
+} from "@aws-sdk/client-kms";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
 import { startTrentProcess, type TrentProcess } from "../test/integration/trent-process.js";
+import { startPostgres } from "../test/support/postgres-server.js";
+import { runLoad, type SignedRequest, signKmsRequest } from "./load.js";
 
 const POOL_DEPTH = Number(process.env.BENCH_RSA4096_POOL ?? 24);
 const ON_DEMAND_SAMPLES = Number(process.env.BENCH_RSA4096_ON_DEMAND ?? 8);
@@ -54,6 +64,53 @@ async function poolAvailable(trent: TrentProcess, spec: string): Promise<number>
 
 async function main(): Promise<void> {
   process.stdout.write(`Trent benchmark on ${process.platform}/${process.arch}, node ${process.version}\n\n`);
+  const only = process.env.BENCH_ONLY;
+  if (only === undefined || only === "keypairs") await keyPairSection();
+  if (only === undefined || only === "stores") await storeSection();
+}
+
+const LOAD_CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
+const LOAD_SECONDS = Number(process.env.BENCH_LOAD_SECONDS ?? 5);
+
+/** GenerateDataKey and Decrypt throughput with each store, one server at a time so they do not share the CPU. */
+async function storeSection(): Promise<void> {
+  const postgres = await startPostgres();
+  const stores: [string, string[]][] = [
+    ["SQLite", []],
+    ["PostgreSQL", ["--store", postgres.url]],
+  ];
+  process.stdout.write(
+    `\nThroughput by store (${LOAD_CONNECTIONS} connections, ${LOAD_SECONDS} s per operation, pre-signed requests)\n`,
+  );
+  try {
+    for (const [label, args] of stores) {
+      const trent = await startTrentProcess(args);
+      try {
+        const kms = clientFor(trent);
+        const keyId = (await kms.send(new CreateKeyCommand({}))).KeyMetadata?.KeyId as string;
+        const blob = (await kms.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.alloc(32, 1) })))
+          .CiphertextBlob as Uint8Array;
+        const requests: [string, SignedRequest][] = [
+          ["GenerateDataKey", await signKmsRequest(trent, "GenerateDataKey", { KeyId: keyId, KeySpec: "AES_256" })],
+          ["Decrypt", await signKmsRequest(trent, "Decrypt", { CiphertextBlob: Buffer.from(blob).toString("base64") })],
+        ];
+        for (const [operation, signed] of requests) {
+          await runLoad(trent, signed, LOAD_CONNECTIONS, 1_000); // warm-up
+          const result = await runLoad(trent, signed, LOAD_CONNECTIONS, LOAD_SECONDS * 1000);
+          process.stdout.write(
+            `  ${`${label} ${operation}`.padEnd(30)} ${result.perSecond.toFixed(0).padStart(6)} req/s  p50=${result.p50.toFixed(2).padStart(6)} ms  p99=${result.p99.toFixed(2).padStart(6)} ms  errors=${result.errors}\n`,
+          );
+        }
+      } finally {
+        await trent.stop();
+      }
+    }
+  } finally {
+    await postgres.stop();
+  }
+}
+
+async function keyPairSection(): Promise<void> {
   const pooled = await startTrentProcess(["--key-pair-pool", `RSA_4096=${POOL_DEPTH}`, "--key-pair-workers", "2"]);
   const unpooled = await startTrentProcess(["--key-pair-pool", "0"]);
   try {

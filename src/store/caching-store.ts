@@ -62,6 +62,7 @@ export class CachingKeyStore implements KeyStore {
   private readonly grants: TtlCache<Grant[]>;
 
   private marker: number | undefined;
+  private lastMarkerCheck = 0;
 
   constructor(
     private readonly inner: KeyStore,
@@ -93,6 +94,10 @@ export class CachingKeyStore implements KeyStore {
 
   /** Drops everything when the store reports a change made elsewhere (another process or node). */
   private dropIfChangedElsewhere(): void {
+    // Asking the store costs a little; once per millisecond is as fresh as any caller can tell.
+    const now = Date.now();
+    if (now === this.lastMarkerCheck) return;
+    this.lastMarkerCheck = now;
     const marker = this.inner.changeMarker?.();
     if (marker === this.marker) return;
     this.marker = marker;

@@ -55,6 +55,7 @@ test("a change committed by another connection (the admin CLI, another process) 
   await writer.createKey(key("k-elsewhere"), Buffer.alloc(1), []);
   assert.equal((await cache.getKey("k-elsewhere"))?.keyState, "Enabled");
   await writer.updateKey("k-elsewhere", { keyState: "Disabled" });
+  await sleep(2); // the cache asks the store for changes at most once per millisecond
   assert.equal((await cache.getKey("k-elsewhere"))?.keyState, "Disabled");
 });
 

@@ -161,6 +161,7 @@ export class SqliteKeyStore implements KeyStore {
     this.migrate();
     const db = this.db;
     this.statements = {
+      dataVersion: db.prepare("PRAGMA data_version").pluck(),
       getMeta: db.prepare<[string], { value: string }>("SELECT value FROM meta WHERE name = ?"),
       setMeta: db.prepare(
         "INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
@@ -475,7 +476,7 @@ export class SqliteKeyStore implements KeyStore {
 
   changeMarker(): number {
     // data_version changes when another connection (another process, e.g. the admin CLI) commits.
-    return this.db.pragma("data_version", { simple: true }) as number;
+    return this.statements.dataVersion.get() as number;
   }
 
   async close(): Promise<void> {
