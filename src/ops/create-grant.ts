@@ -11,6 +11,7 @@ import {
   type RequestedGrant,
 } from "../policy/grants.js";
 import type { Grant, GrantConstraints } from "../store/store.js";
+import { encryptionContextConditions } from "./authorize.js";
 import type { Operation } from "./context.js";
 import { stopIfDryRun } from "./dry-run.js";
 import { requireUsable, resolveKey } from "./key-access.js";
@@ -122,6 +123,10 @@ function createGrantConditions(requested: GrantParameters): RequestConditions {
   if (requested.retiringPrincipal !== null) conditions["kms:RetiringPrincipal"] = requested.retiringPrincipal;
   const constraintTypes = Object.keys(requested.constraints ?? {});
   if (constraintTypes.length > 0) conditions["kms:GrantConstraintType"] = constraintTypes;
+  // For CreateGrant, KMS evaluates the encryption-context keys against the grant's constraint.
+  const constraintContext =
+    requested.constraints?.EncryptionContextEquals ?? requested.constraints?.EncryptionContextSubset;
+  if (constraintContext !== undefined) Object.assign(conditions, encryptionContextConditions(constraintContext));
   return conditions;
 }
 

@@ -9,7 +9,9 @@ import { decodeMarker, pageOutput, pageSize } from "./pagination.js";
 export const listGrants: Operation<ListGrantsRequest, ListGrantsResponse> = async (context, input) => {
   const after = decodeMarker(input.Marker);
   if (input.GrantId !== undefined) requireGrantId(input.GrantId);
-  const key = await resolveKey(context, input.KeyId as string, "kms:ListGrants");
+  const key = await resolveKey(context, input.KeyId as string, "kms:ListGrants", {
+    "kms:GrantIsForAWSResource": "false",
+  });
   const { store } = context.services;
   const limit = pageSize(input.Limit, 50, 100);
   let page: Page<Grant>;

@@ -8,7 +8,9 @@ import { resolveKey } from "./key-access.js";
 export const revokeGrant: Operation<RevokeGrantRequest, Record<string, never>> = async (context, input) => {
   const grantId = input.GrantId as string;
   requireGrantId(grantId);
-  const key = await resolveKey(context, input.KeyId as string, "kms:RevokeGrant");
+  const key = await resolveKey(context, input.KeyId as string, "kms:RevokeGrant", {
+    "kms:GrantIsForAWSResource": "false",
+  });
   await grantOnKey(context, key, grantId);
   stopIfDryRun(input);
   if (!(await context.services.store.deleteGrant(grantId))) throw grantNotFound(grantId, key);
