@@ -470,6 +470,8 @@ describe("CreateGrant", () => {
         "kms:RetiringPrincipal": BOB,
         "kms:GrantIsForAWSResource": "false",
         "kms:GrantConstraintType": ["EncryptionContextEquals"],
+        "kms:EncryptionContext:a": "1",
+        "kms:EncryptionContextKeys": ["a"],
       },
     ]);
   });
