@@ -1,4 +1,5 @@
-import { Agent, request } from "node:http";
+import { request } from "node:http";
+import { connect, type Socket } from "node:net";
 import { performance } from "node:perf_hooks";
 import { Hash } from "@smithy/hash-node";
 import { HttpRequest } from "@smithy/protocol-http";
@@ -47,55 +48,241 @@ export async function signKmsRequest(target: Target, operation: string, input: u
   return { headers: signed.headers as Record<string, string>, body };
 }
 
-export interface LoadResult {
-  readonly requests: number;
-  readonly errors: number;
-  readonly perSecond: number;
-  readonly p50: number;
-  readonly p99: number;
+/** Sends one signed request on its own connection and returns the status and the whole body. */
+export function sendSigned(url: string, signed: SignedRequest): Promise<{ status: number; body: string }> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const req = request({ host: hostname, port, method: "POST", path: "/", headers: signed.headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (chunk: Buffer) => chunks.push(chunk));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }));
+      res.on("error", reject);
+    });
+    req.on("error", reject);
+    req.end(signed.body);
+  });
 }
 
-/** Sends `signed` over `connections` keep-alive connections for `durationMs`; bounded in time. */
-export async function runLoad(
-  target: Target,
-  signed: SignedRequest,
-  connections: number,
-  durationMs: number,
-): Promise<LoadResult> {
-  const url = new URL(target.url);
-  const agent = new Agent({ keepAlive: true, maxSockets: connections });
-  const latencies: number[] = [];
-  let errors = 0;
-  const end = performance.now() + durationMs;
-  const once = () =>
-    new Promise<void>((resolve) => {
-      const start = performance.now();
-      const req = request(
-        { host: url.hostname, port: url.port, method: "POST", path: "/", headers: signed.headers, agent },
-        (res) => {
-          res.resume();
-          res.on("end", () => {
-            if (res.statusCode === 200) latencies.push(performance.now() - start);
-            else errors++;
-            resolve();
-          });
-        },
-      );
-      req.on("error", () => {
-        errors++;
-        resolve();
-      });
-      req.end(signed.body);
+/** What one load run sends; plain JSON, so it can be handed to a load process. */
+export interface LoadJob {
+  readonly url: string;
+  readonly request: SignedRequest;
+  readonly connections: number;
+  /** Sent and not measured first, in the same load process, to warm up both ends. */
+  readonly warmUpMs?: number;
+  /** Requests are issued for this long, then each connection finishes the one it has in flight. */
+  readonly durationMs: number;
+  /** Stop issuing after this many requests, if that comes first. */
+  readonly maxRequests?: number;
+  /** Requests still unanswered this long after `durationMs` are abandoned and counted as `cut`. */
+  readonly graceMs: number;
+}
+
+export interface LoadResult {
+  /** Answered with status 200. */
+  readonly requests: number;
+  /** Answered with another status, or failed on the connection. */
+  readonly errors: number;
+  /** Abandoned unanswered at the end of the grace period. */
+  readonly cut: number;
+  /** Connections opened, counting reconnections after the server closed one. */
+  readonly connectionsOpened: number;
+  readonly elapsedMs: number;
+  readonly perSecond: number;
+  /** Latencies of the successful requests, in milliseconds. */
+  readonly p50: number | null;
+  readonly p99: number | null;
+  /** Status and start of the body of the first error, to say why a run failed. */
+  readonly firstError: string | null;
+}
+
+/** The whole HTTP/1.1 request, serialized once and written as is for every send. */
+function serialize(url: URL, signed: SignedRequest): Buffer {
+  const headers = new Map(Object.entries(signed.headers).map(([name, value]) => [name.toLowerCase(), value]));
+  headers.set("host", headers.get("host") ?? url.host);
+  headers.set("content-length", String(Buffer.byteLength(signed.body)));
+  const head = [...headers].map(([name, value]) => `${name}: ${value}\r\n`).join("");
+  return Buffer.from(`POST / HTTP/1.1\r\n${head}\r\n${signed.body}`);
+}
+
+interface Response {
+  readonly status: number;
+  readonly body: Buffer;
+  /** The server closes the connection after this response. */
+  readonly close: boolean;
+}
+
+const HEAD_END = Buffer.from("\r\n\r\n");
+const LAST_CHUNK = Buffer.from("\r\n0\r\n\r\n");
+
+/**
+ * One response at the start of `buffered`, and what follows it; null while incomplete. Only what a
+ * load generator needs: the status, where the body ends (Content-Length, chunked, or the end of the
+ * connection), and whether the server closes the connection.
+ */
+function parseResponse(buffered: Buffer, ended: boolean): { response: Response; rest: Buffer } | null {
+  const headEnd = buffered.indexOf(HEAD_END);
+  if (headEnd < 0) return null;
+  const head = buffered.toString("latin1", 0, headEnd).toLowerCase();
+  const status = Number(head.slice(9, 12));
+  const close =
+    /\r\nconnection: *close/.test(head) || (head.startsWith("http/1.0") && !/\r\nconnection: *keep-alive/.test(head));
+  const bodyStart = headEnd + HEAD_END.length;
+  const length = /\r\ncontent-length: *(\d+)/.exec(head)?.[1];
+  let bodyEnd: number;
+  if (length !== undefined) {
+    bodyEnd = bodyStart + Number(length);
+    if (buffered.length < bodyEnd) return null;
+  } else if (/\r\ntransfer-encoding: *chunked/.test(head)) {
+    // JSON bodies never hold a raw CRLF, so the last-chunk marker cannot occur inside a chunk.
+    const last = buffered.indexOf(LAST_CHUNK, bodyStart - 2);
+    if (last < 0) return null;
+    bodyEnd = last + LAST_CHUNK.length;
+  } else {
+    if (!ended) return null;
+    bodyEnd = buffered.length;
+  }
+  return {
+    response: { status, body: buffered.subarray(bodyStart, bodyEnd), close },
+    rest: buffered.subarray(bodyEnd),
+  };
+}
+
+/** A keep-alive connection that hands out responses one at a time, in order. */
+class Connection {
+  private buffered: Buffer = Buffer.alloc(0);
+  private ended = false;
+  private waiting: { resolve: (response: Response) => void; reject: (error: Error) => void } | null = null;
+
+  private constructor(readonly socket: Socket) {
+    socket.setNoDelay(true);
+    socket.on("data", (chunk: Buffer) => {
+      this.buffered = this.buffered.length === 0 ? chunk : Buffer.concat([this.buffered, chunk]);
+      this.deliver();
     });
+    socket.on("error", () => {}); // "close" follows.
+    socket.on("close", () => {
+      this.ended = true;
+      this.deliver();
+    });
+  }
+
+  static open(host: string, port: number): Promise<Connection> {
+    return new Promise((resolve, reject) => {
+      const socket = connect({ host, port });
+      socket.once("error", reject);
+      socket.once("connect", () => {
+        socket.off("error", reject);
+        resolve(new Connection(socket));
+      });
+    });
+  }
+
+  get usable(): boolean {
+    return !this.ended && !this.socket.destroyed;
+  }
+
+  send(request: Buffer): Promise<Response> {
+    return new Promise((resolve, reject) => {
+      this.waiting = { resolve, reject };
+      this.socket.write(request);
+      this.deliver();
+    });
+  }
+
+  private deliver(): void {
+    const waiting = this.waiting;
+    if (waiting === null) return;
+    const parsed = parseResponse(this.buffered, this.ended);
+    if (parsed !== null) {
+      this.waiting = null;
+      this.buffered = parsed.rest;
+      waiting.resolve(parsed.response);
+    } else if (this.ended) {
+      this.waiting = null;
+      waiting.reject(new Error("the server closed the connection before answering"));
+    }
+  }
+}
+
+/**
+ * Replays `job.request` over `job.connections` keep-alive connections, one request in flight per
+ * connection, for `job.durationMs` (or `job.maxRequests`), and never longer than
+ * `durationMs + graceMs`. The request is serialized once and responses are parsed only as far as
+ * status and length, so the generator costs far less CPU per request than the servers it drives
+ * (node:http's own client costs about twice what node:http's server does). A server that closes
+ * connections is reconnected to, and the connect time counts in that request's latency.
+ * Runs in the load process (load-worker.ts), never beside a server.
+ */
+export async function runLoad(job: LoadJob): Promise<LoadResult> {
+  const url = new URL(job.url);
+  const host = url.hostname;
+  const port = Number(url.port);
+  const request = serialize(url, job.request);
+  const latencies: number[] = [];
+  const open = new Set<Connection>();
+  let errors = 0;
+  let cut = 0;
+  let issued = 0;
+  let connectionsOpened = 0;
+  let firstError: string | null = null;
+  let abandoned = false;
   const started = performance.now();
+  const end = started + job.durationMs;
+  const maxRequests = job.maxRequests ?? Number.POSITIVE_INFINITY;
+  const failed = (reason: string) => {
+    errors++;
+    firstError ??= reason;
+  };
+
+  const deadline = setTimeout(() => {
+    abandoned = true;
+    for (const connection of open) connection.socket.destroy();
+  }, job.durationMs + job.graceMs);
+
   await Promise.all(
-    Array.from({ length: connections }, async () => {
-      while (performance.now() < end) await once();
+    Array.from({ length: job.connections }, async () => {
+      let connection: Connection | null = null;
+      while (!abandoned && performance.now() < end && issued < maxRequests) {
+        issued++;
+        const start = performance.now();
+        try {
+          if (connection === null || !connection.usable) {
+            if (connection) open.delete(connection);
+            connection = await Connection.open(host, port);
+            connectionsOpened++;
+            open.add(connection);
+          }
+          const response = await connection.send(request);
+          if (response.status === 200) latencies.push(performance.now() - start);
+          else failed(`HTTP ${response.status}: ${response.body.toString("utf8", 0, 300)}`);
+          if (response.close) connection.socket.destroy();
+        } catch (error) {
+          if (abandoned) cut++;
+          else {
+            failed(error instanceof Error ? error.message : String(error));
+            // A refused connection fails at once; do not spin on it.
+            if (connection === null) await new Promise((resolve) => setTimeout(resolve, 10));
+          }
+          connection?.socket.destroy();
+        }
+      }
+      connection?.socket.destroy();
     }),
   );
-  const elapsed = (performance.now() - started) / 1000;
-  agent.destroy();
+  clearTimeout(deadline);
+  const elapsedMs = performance.now() - started;
   latencies.sort((a, b) => a - b);
-  const at = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? Number.NaN;
-  return { requests: latencies.length, errors, perSecond: latencies.length / elapsed, p50: at(0.5), p99: at(0.99) };
+  const at = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? null;
+  return {
+    requests: latencies.length,
+    errors,
+    cut,
+    connectionsOpened,
+    elapsedMs,
+    perSecond: latencies.length / (elapsedMs / 1000),
+    p50: at(0.5),
+    p99: at(0.99),
+    firstError,
+  };
 }

@@ -2,10 +2,12 @@
  * `npm run bench`: data key pair latency from a warm pool versus generation on demand,
  * GenerateDataKey latency with and without a burst of RSA_4096 requests in flight, and
  * GenerateDataKey / Decrypt throughput on PostgreSQL versus SQLite. Each figure is measured side
- * by side with its baseline in the same run, against real Trent processes.
- * `BENCH_ONLY=keypairs` or `BENCH_ONLY=stores` runs one section.
+ * by side with its baseline in the same run, against real Trent processes; and Trent's throughput
+ * per operation against a bare node:http ceiling and moto_server (baselines.ts).
+ * `BENCH_ONLY=keypairs`, `stores` or `baselines` (or several, comma-separated) selects sections.
  */
 import { Agent } from "node:http";
+import { loadavg } from "node:os";
 import { performance } from "node:perf_hooks";
 import {
   CreateKeyCommand,
@@ -17,7 +19,9 @@ import {
 import { NodeHttpHandler } from "@smithy/node-http-handler";
 import { startTrentProcess, type TrentProcess } from "../test/integration/trent-process.js";
 import { startPostgres } from "../test/support/postgres-server.js";
-import { runLoad, type SignedRequest, signKmsRequest } from "./load.js";
+import { baselineSection } from "./baselines.js";
+import { type SignedRequest, signKmsRequest } from "./load.js";
+import { runLoadInChildProcess } from "./load-process.js";
 
 const POOL_DEPTH = Number(process.env.BENCH_RSA4096_POOL ?? 24);
 const ON_DEMAND_SAMPLES = Number(process.env.BENCH_RSA4096_ON_DEMAND ?? 8);
@@ -62,11 +66,30 @@ async function poolAvailable(trent: TrentProcess, spec: string): Promise<number>
   return Number(new RegExp(`trent_key_pair_pool_available\\{spec="${spec}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
 }
 
+const SECTIONS = ["keypairs", "stores", "baselines"] as const;
+
+/** The other processes on the machine compete for its cores: say how busy it was. */
+function loadAverage(): string {
+  return loadavg()
+    .map((load) => load.toFixed(2))
+    .join(", ");
+}
+
 async function main(): Promise<void> {
-  process.stdout.write(`Trent benchmark on ${process.platform}/${process.arch}, node ${process.version}\n\n`);
-  const only = process.env.BENCH_ONLY;
-  if (only === undefined || only === "keypairs") await keyPairSection();
-  if (only === undefined || only === "stores") await storeSection();
+  const only = process.env.BENCH_ONLY?.split(",").map((section) => section.trim());
+  const unknown = only?.filter((section) => !(SECTIONS as readonly string[]).includes(section)) ?? [];
+  if (unknown.length > 0) throw new Error(`BENCH_ONLY: unknown section ${unknown.join(", ")}; expected ${SECTIONS}`);
+  const selected = (section: (typeof SECTIONS)[number]) => only === undefined || only.includes(section);
+  process.stdout.write(
+    `Trent benchmark on ${process.platform}/${process.arch}, node ${process.version}; load average ${loadAverage()}\n\n`,
+  );
+  const start = performance.now();
+  if (selected("keypairs")) await keyPairSection();
+  if (selected("stores")) await storeSection();
+  if (selected("baselines")) await baselineSection();
+  process.stdout.write(
+    `\nDone in ${((performance.now() - start) / 1000).toFixed(0)} s; load average ${loadAverage()}\n`,
+  );
 }
 
 const LOAD_CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
@@ -80,7 +103,7 @@ async function storeSection(): Promise<void> {
     ["PostgreSQL", ["--store", postgres.url]],
   ];
   process.stdout.write(
-    `\nThroughput by store (${LOAD_CONNECTIONS} connections, ${LOAD_SECONDS} s per operation, pre-signed requests)\n`,
+    `\nThroughput by store (${LOAD_CONNECTIONS} connections, ${LOAD_SECONDS} s per operation, pre-signed requests from a separate load process)\n`,
   );
   try {
     for (const [label, args] of stores) {
@@ -95,10 +118,17 @@ async function storeSection(): Promise<void> {
           ["Decrypt", await signKmsRequest(trent, "Decrypt", { CiphertextBlob: Buffer.from(blob).toString("base64") })],
         ];
         for (const [operation, signed] of requests) {
-          await runLoad(trent, signed, LOAD_CONNECTIONS, 1_000); // warm-up
-          const result = await runLoad(trent, signed, LOAD_CONNECTIONS, LOAD_SECONDS * 1000);
+          const result = await runLoadInChildProcess({
+            url: trent.url,
+            request: signed,
+            connections: LOAD_CONNECTIONS,
+            warmUpMs: 1_000,
+            durationMs: LOAD_SECONDS * 1000,
+            graceMs: 5_000,
+          });
+          const ms = (value: number | null) => (value === null ? "-" : value.toFixed(2)).padStart(6);
           process.stdout.write(
-            `  ${`${label} ${operation}`.padEnd(30)} ${result.perSecond.toFixed(0).padStart(6)} req/s  p50=${result.p50.toFixed(2).padStart(6)} ms  p99=${result.p99.toFixed(2).padStart(6)} ms  errors=${result.errors}\n`,
+            `  ${`${label} ${operation}`.padEnd(30)} ${result.perSecond.toFixed(0).padStart(6)} req/s  p50=${ms(result.p50)} ms  p99=${ms(result.p99)} ms  errors=${result.errors + result.cut}\n`,
           );
         }
       } finally {
