@@ -18,6 +18,7 @@ const IV_BYTES = 12;
 const TAG_BYTES = 16;
 const FIXED_HEADER_BYTES = 3;
 const KEY_ID_CHARACTERS = /^[0-9a-z-]+$/;
+const MAX_KEY_VERSION = 0x7fffffff;
 
 export interface CiphertextHeader {
   readonly keyId: string;
@@ -34,6 +35,9 @@ export function encryptBlob(
 ): Buffer {
   const keyId = Buffer.from(header.keyId, "ascii");
   if (keyId.length === 0 || keyId.length > 255) throw new RangeError("key id length out of range");
+  if (!Number.isInteger(header.keyVersion) || header.keyVersion < 1 || header.keyVersion > MAX_KEY_VERSION) {
+    throw new RangeError("key version out of range");
+  }
   const head = Buffer.allocUnsafe(FIXED_HEADER_BYTES + keyId.length + 4 + SALT_BYTES + IV_BYTES);
   head[0] = CIPHERTEXT_FORMAT_VERSION;
   head[1] = KEY_TYPE_SYMMETRIC_AES_256_GCM;
@@ -69,7 +73,10 @@ export function parseBlobHeader(blob: Uint8Array): CiphertextHeader {
   }
   const keyId = b.toString("latin1", FIXED_HEADER_BYTES, FIXED_HEADER_BYTES + keyIdLength);
   if (!KEY_ID_CHARACTERS.test(keyId)) throw new MalformedCiphertextError("invalid key id");
-  return { keyId, keyVersion: b.readUInt32BE(FIXED_HEADER_BYTES + keyIdLength) };
+  const keyVersion = b.readUInt32BE(FIXED_HEADER_BYTES + keyIdLength);
+  // Versions count up from 1 and are stored as signed 32-bit integers: anything else was never issued.
+  if (keyVersion === 0 || keyVersion > MAX_KEY_VERSION) throw new MalformedCiphertextError("invalid key version");
+  return { keyId, keyVersion };
 }
 
 /** Returns the plaintext, or throws MalformedCiphertextError when anything fails to authenticate. */

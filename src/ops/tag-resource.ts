@@ -10,12 +10,9 @@ export const tagResource: Operation<TagResourceRequest, Record<string, never>> =
   validateTags(tags);
   const key = await resolveKey(context, input.KeyId as string, "kms:TagResource", requestTagConditions(tags));
   requireNotPendingDeletion(key);
-  const { store } = context.services;
-  const existing = new Set((await store.listTags(key.keyId, null, MAX_TAGS_PER_KEY + 1)).items.map((t) => t.TagKey));
-  const added = tags.filter((tag) => !existing.has(tag.TagKey)).length;
-  if (existing.size + added > MAX_TAGS_PER_KEY) {
+  // The store checks the limit and writes in one transaction, so racing requests cannot exceed it.
+  if (!(await context.services.store.putTags(key.keyId, tags, MAX_TAGS_PER_KEY))) {
     throw new LimitExceededException(`A KMS key can have at most ${MAX_TAGS_PER_KEY} tags.`);
   }
-  await store.putTags(key.keyId, tags);
   return {};
 };

@@ -181,9 +181,12 @@ export class CachingKeyStore implements KeyStore {
     return this.inner.listAliases(accountId, region, targetKeyId, after, limit);
   }
 
-  async putTags(keyId: string, tags: readonly Tag[]): Promise<void> {
-    await this.inner.putTags(keyId, tags);
-    this.tagsOfKey.delete(keyId);
+  async putTags(keyId: string, tags: readonly Tag[], maxTags: number): Promise<boolean> {
+    try {
+      return await this.inner.putTags(keyId, tags, maxTags);
+    } finally {
+      this.tagsOfKey.delete(keyId);
+    }
   }
   async removeTags(keyId: string, tagKeys: readonly string[]): Promise<void> {
     await this.inner.removeTags(keyId, tagKeys);

@@ -96,7 +96,8 @@ export interface KeyStore {
     limit: number,
   ): Promise<Page<Alias>>;
 
-  putTags(keyId: string, tags: readonly Tag[]): Promise<void>;
+  /** Adds or overwrites tags unless the key would then have more than `maxTags`: returns false, writing nothing. */
+  putTags(keyId: string, tags: readonly Tag[], maxTags: number): Promise<boolean>;
   removeTags(keyId: string, tagKeys: readonly string[]): Promise<void>;
   listTags(keyId: string, after: string | null, limit: number): Promise<Page<Tag>>;
 

@@ -77,12 +77,21 @@ describe("ciphertext blob", () => {
 
   test("round trip with the shortest and longest key ids and the extreme key versions", () => {
     for (const header of [
-      { keyId: "k", keyVersion: 0 },
-      { keyId: "x".repeat(255), keyVersion: 0xffffffff },
+      { keyId: "k", keyVersion: 1 },
+      { keyId: "x".repeat(255), keyVersion: 0x7fffffff },
     ]) {
       const blob = encryptBlob(BACKING_KEY, header, PLAINTEXT, ENCODED_CONTEXT);
       assert.deepEqual(parseBlobHeader(blob), header);
       assert.deepEqual(decryptBlob(BACKING_KEY, blob, ENCODED_CONTEXT), PLAINTEXT);
+    }
+  });
+
+  test("key versions outside 1 … 2^31-1 are never issued, and a blob naming one is malformed", () => {
+    for (const keyVersion of [0, 0x80000000, 0xffffffff]) {
+      assert.throws(() => encryptBlob(BACKING_KEY, { keyId: "k", keyVersion }, PLAINTEXT, ENCODED_CONTEXT), RangeError);
+      const blob = encryptBlob(BACKING_KEY, { keyId: "k", keyVersion: 1 }, PLAINTEXT, ENCODED_CONTEXT);
+      blob.writeUInt32BE(keyVersion, 4);
+      assert.throws(() => parseBlobHeader(blob), MalformedCiphertextError);
     }
   });
 

@@ -251,7 +251,7 @@ for (const backend of backends) {
       await createKeys(store, [due, notYet, enabled]);
       for (const key of [due, notYet]) {
         await store.createAlias(newAlias(key, `alias/${key.keyId}`));
-        await store.putTags(key.keyId, [{ TagKey: "k", TagValue: "v" }]);
+        await store.putTags(key.keyId, [{ TagKey: "k", TagValue: "v" }], 50);
         await store.createGrant(newGrant(key.keyId, { grantId: `grant-${key.keyId}`, name: "g" }));
       }
 
@@ -335,17 +335,29 @@ for (const backend of backends) {
     test("putTags inserts or replaces, removeTags removes, listTags pages in byte order", async () => {
       const key = newKey();
       await createKeys(store, [key]);
+      assert.equal(
+        await store.putTags(
+          key.keyId,
+          ORDER_PROBES.map((probe) => ({ TagKey: probe, TagValue: "1" })),
+          50,
+        ),
+        true,
+      );
+      const tagCount = ORDER_PROBES.length;
+      // Over the limit writes nothing; overwriting existing keys does not count twice.
+      assert.equal(await store.putTags(key.keyId, [{ TagKey: "over", TagValue: "x" }], tagCount), false);
+      assert.equal(await store.putTags(key.keyId, [{ TagKey: "a", TagValue: "1" }], tagCount), true);
       await store.putTags(
         key.keyId,
-        ORDER_PROBES.map((probe) => ({ TagKey: probe, TagValue: "1" })),
+        [
+          { TagKey: "a", TagValue: "2" },
+          { TagKey: "new", TagValue: "x" },
+          { TagKey: "new", TagValue: "last wins" },
+        ],
+        50,
       );
-      await store.putTags(key.keyId, [
-        { TagKey: "a", TagValue: "2" },
-        { TagKey: "new", TagValue: "x" },
-        { TagKey: "new", TagValue: "last wins" },
-      ]);
       await store.removeTags(key.keyId, ["B", "absent"]);
-      await store.putTags(key.keyId, []);
+      await store.putTags(key.keyId, [], 50);
       await store.removeTags(key.keyId, []);
       const listed = await pageAll(
         (after) => store.listTags(key.keyId, after, 3),

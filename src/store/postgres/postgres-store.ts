@@ -272,9 +272,13 @@ export class PostgresKeyStore implements KeyStore {
       await client.query("COMMIT");
     } catch (error) {
       broken = isConnectionFailure(error);
-      await client.query("ROLLBACK").catch(() => {
-        broken = true;
-      });
+      // On a dead or hung connection a ROLLBACK would wait out another timeout; the discarded
+      // connection's transaction is aborted by the server anyway.
+      if (!broken) {
+        await client.query("ROLLBACK").catch(() => {
+          broken = true;
+        });
+      }
       throw storeError(error);
     } finally {
       client.off("error", ignore);
@@ -435,8 +439,20 @@ export class PostgresKeyStore implements KeyStore {
     return page(rows.map(toAlias), limit, (alias) => alias.aliasName);
   }
 
-  async putTags(keyId: string, tags: readonly Tag[]): Promise<void> {
-    if (tags.length > 0) await this.query(PUT_TAGS, putTagsParams(keyId, tags));
+  async putTags(keyId: string, tags: readonly Tag[], maxTags: number): Promise<boolean> {
+    let written = false;
+    await this.transaction(async (client) => {
+      // Locking the key row serializes concurrent TagResource calls on it, on every node.
+      await client.query("SELECT 1 FROM keys WHERE key_id = $1 FOR UPDATE", [keyId]);
+      const { rows } = await client.query<{ n: string }>(
+        "SELECT count(*) AS n FROM tags WHERE key_id = $1 AND NOT (tag_key = ANY($2::text[]))",
+        [keyId, tags.map((tag) => tag.TagKey)],
+      );
+      if (Number(rows[0]?.n ?? 0) + new Set(tags.map((tag) => tag.TagKey)).size > maxTags) return;
+      if (tags.length > 0) await client.query(PUT_TAGS, putTagsParams(keyId, tags));
+      written = true;
+    });
+    return written;
   }
 
   async removeTags(keyId: string, tagKeys: readonly string[]): Promise<void> {

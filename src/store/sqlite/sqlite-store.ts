@@ -208,6 +208,7 @@ export class SqliteKeyStore implements KeyStore {
         `INSERT INTO tags (key_id, tag_key, tag_value) VALUES (?, ?, ?)
          ON CONFLICT (key_id, tag_key) DO UPDATE SET tag_value = excluded.tag_value`,
       ),
+      tagKeys: db.prepare<[string], string>("SELECT tag_key FROM tags WHERE key_id = ?").pluck(),
       removeTag: db.prepare("DELETE FROM tags WHERE key_id = ? AND tag_key = ?"),
       listTags: db.prepare<[string, string, number], { tag_key: string; tag_value: string }>(
         "SELECT tag_key, tag_value FROM tags WHERE key_id = ? AND tag_key > ? ORDER BY tag_key LIMIT ?",
@@ -363,10 +364,16 @@ export class SqliteKeyStore implements KeyStore {
     return page(rows.map(toAlias), limit, (alias) => alias.aliasName);
   }
 
-  async putTags(keyId: string, tags: readonly Tag[]): Promise<void> {
-    this.db.transaction(() => {
-      for (const tag of tags) this.statements.putTag.run(keyId, tag.TagKey, tag.TagValue);
-    })();
+  async putTags(keyId: string, tags: readonly Tag[], maxTags: number): Promise<boolean> {
+    return this.db
+      .transaction(() => {
+        const keys = new Set(this.statements.tagKeys.all(keyId));
+        for (const tag of tags) keys.add(tag.TagKey);
+        if (keys.size > maxTags) return false;
+        for (const tag of tags) this.statements.putTag.run(keyId, tag.TagKey, tag.TagValue);
+        return true;
+      })
+      .immediate();
   }
 
   async removeTags(keyId: string, tagKeys: readonly string[]): Promise<void> {
