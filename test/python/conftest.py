@@ -9,7 +9,40 @@ import boto3
 import botocore.config
 import pytest
 
+import harness
 from harness import NO_RETRIES, RawKms, Trent
+
+
+def pytest_report_header(config):
+    where = f" (databases in {harness.POSTGRES_URL})" if harness.STORE == "postgres" else ""
+    return f"Trent store: {harness.STORE}{where}"
+
+
+# Tests about the SQLite store itself, which do not apply when Trent runs on PostgreSQL.
+SQLITE_ONLY = {
+    "test_user_story.py::test_a_new_data_dir_and_everything_in_it_is_private_to_its_owner":
+        "expects the SQLite file trent.db in the data directory (on PostgreSQL, "
+        "test_multi_node.py checks what a node's data directory holds)",
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    if harness.STORE == "postgres":
+        for item in items:
+            reason = SQLITE_ONLY.get(item.nodeid.rsplit("/", 1)[-1])
+            if reason is not None:
+                item.add_marker(pytest.mark.skip(reason=f"SQLite only: {reason}"))
+
+
+def pytest_sessionfinish(session, exitstatus):
+    harness.drop_all_databases()
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    if harness.REPORT:
+        terminalreporter.section(f"measurements (store: {harness.STORE})")
+        for line in harness.REPORT:
+            terminalreporter.write_line(line)
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
+import uuid
 from pathlib import Path
 from unittest import mock
 from urllib.parse import urlsplit
@@ -24,8 +25,112 @@ ROOT = Path(__file__).resolve().parents[2]
 CLI = ROOT / "dist" / "src" / "cli" / "main.js"
 JSON_CONTENT_TYPE = "application/x-amz-json-1.1"
 # No retries: every request a test makes is sent exactly once, and failures surface at once.
-NO_RETRIES = botocore.config.Config(retries={"max_attempts": 1, "mode": "standard"},
+# (botocore's "max_attempts" counts retries, not attempts: {"max_attempts": 1} retries once.)
+NO_RETRIES = botocore.config.Config(retries={"total_max_attempts": 1, "mode": "standard"},
                                     connect_timeout=5, read_timeout=30)
+
+# The store every Trent a test starts runs on: "sqlite" (the default, in its data directory) or
+# "postgres" (scripts/test.sh runs the suite once with each). With "postgres", every new data
+# directory gets a fresh database in the cluster at TRENT_TEST_POSTGRES_URL.
+STORE = os.environ.get("TRENT_TEST_STORE", "sqlite")
+POSTGRES_URL = os.environ.get("TRENT_TEST_POSTGRES_URL") or None
+if STORE not in ("sqlite", "postgres"):
+    raise RuntimeError(f"TRENT_TEST_STORE must be sqlite or postgres, not {STORE!r}")
+if STORE == "postgres" and POSTGRES_URL is None:
+    raise RuntimeError("TRENT_TEST_STORE=postgres needs TRENT_TEST_POSTGRES_URL (a postgres:// URL of a "
+                       "cluster where databases may be created, e.g. from scripts/postgres-test-server.mjs)")
+PG_SCRIPT = ROOT / "scripts" / "postgres-test-server.mjs"
+
+# Lines the suite prints at the end (conftest.py's pytest_terminal_summary), e.g. measured delays.
+REPORT = []
+
+
+def report(line):
+    REPORT.append(line)
+
+
+def _database_url(server_url, database):
+    parts = urlsplit(server_url)
+    return parts._replace(path=f"/{database}").geturl()
+
+
+def _psql(url, sql):
+    result = subprocess.run(["psql", url, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", sql],
+                            capture_output=True, text=True, timeout=60)
+    if result.returncode != 0:
+        raise RuntimeError(f"psql {sql!r} failed: {result.stderr.strip()}")
+
+
+def create_database(server_url=None):
+    """Creates a fresh, empty database in the cluster at `server_url` (default
+    TRENT_TEST_POSTGRES_URL) and returns its URL."""
+    server_url = server_url or POSTGRES_URL
+    if server_url is None:
+        raise RuntimeError("no PostgreSQL: set TRENT_TEST_POSTGRES_URL")
+    database = f"trent_{uuid.uuid4().hex[:16]}"
+    _psql(server_url, f"CREATE DATABASE {database}")
+    return _database_url(server_url, database)
+
+
+def drop_database(url):
+    """Drops a database made by create_database (closing any connections left to it)."""
+    database = urlsplit(url).path.lstrip("/")
+    if not database.startswith("trent_"):
+        raise ValueError(f"{url} was not made by create_database")
+    _psql(_database_url(url, "postgres"), f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+
+
+# With STORE == "postgres": the database of each data directory a Trent ran on, so that a second
+# Trent on the same directory (a restart) finds the first one's data, and so that the admin CLI
+# (run_trent_cli --data DIR) reaches it too. Dropped when the directory is removed, or at the end.
+_databases = {}
+
+
+def _data_key(data_dir):
+    return os.path.realpath(data_dir)
+
+
+def database_of(data_dir):
+    """The store URL the Trents on `data_dir` used (None for SQLite)."""
+    return _databases.get(_data_key(data_dir))
+
+
+def drop_all_databases():
+    """Drops every database still held for a data directory (called when the session ends)."""
+    while _databases:
+        _, url = _databases.popitem()
+        try:
+            drop_database(url)
+        except Exception:  # the cluster may be gone already; it is removed as a whole anyway
+            pass
+
+
+class PostgresCluster:
+    """A dedicated throwaway PostgreSQL cluster (scripts/postgres-test-server.mjs), for tests that
+    stop and start the database under a running Trent without disturbing other tests."""
+
+    def __init__(self):
+        started = json.loads(self._run("start"))
+        self.url, self.data_dir = started["url"], started["dataDir"]
+
+    @staticmethod
+    def _run(*args):
+        result = subprocess.run(["node", str(PG_SCRIPT), *args], capture_output=True, text=True, timeout=120)
+        if result.returncode != 0:
+            raise RuntimeError(f"postgres-test-server {' '.join(args)} failed: {result.stderr.strip()}")
+        return result.stdout
+
+    def halt(self):
+        """Stops the server (pg_ctl stop -m fast), keeping the cluster."""
+        self._run("halt", self.data_dir)
+
+    def resume(self):
+        """Starts the server again on the same port."""
+        self._run("resume", self.data_dir)
+
+    def stop(self):
+        """Stops the server and removes the cluster."""
+        self._run("stop", self.data_dir)
 
 
 class TrentDidNotStart(RuntimeError):
@@ -37,15 +142,30 @@ class TrentDidNotStart(RuntimeError):
 class Trent:
     """One `trent serve` process. With `data_dir` it runs on that directory and stop() leaves it
     in place (a restart test starts a second Trent on the first one's data); without, it makes a
-    fresh temporary directory that stop() removes unless called with keep_data=True."""
+    fresh temporary directory that stop() removes unless called with keep_data=True.
 
-    def __init__(self, extra_args=(), data_dir=None):
+    The store follows TRENT_TEST_STORE: on PostgreSQL, a data directory no Trent ran on before
+    gets a fresh database, and a Trent on a directory another one ran on reuses that one's
+    database; the database is dropped with the directory. `store` overrides this: a postgres://
+    URL the caller manages (several nodes on one database), or "sqlite"."""
+
+    def __init__(self, extra_args=(), data_dir=None, store=None):
         self.owns_data_dir = data_dir is None
         self.data_dir = tempfile.mkdtemp(prefix="trent-pytest-") if data_dir is None else str(data_dir)
-        env = dict(os.environ, TRENT_LOG_LEVEL="info")
+        self.store_url = None
+        if store is None and STORE == "postgres":
+            key = _data_key(self.data_dir)
+            if key not in _databases:
+                _databases[key] = create_database()
+            self.store_url = _databases[key]
+        elif store not in (None, "sqlite"):
+            self.store_url = store
+        store_args = ("--store", self.store_url) if self.store_url else ()
+        env = {k: v for k, v in os.environ.items() if k != "TRENT_STORE"}
+        env["TRENT_LOG_LEVEL"] = "info"
         self.process = subprocess.Popen(
             ["node", str(CLI), "serve", "--listen", "127.0.0.1:0", "--data", self.data_dir,
-             "--key-pair-pool", "0", *extra_args],
+             "--key-pair-pool", "0", *store_args, *extra_args],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
         self.url = None
         self.output = []
@@ -119,6 +239,9 @@ class Trent:
         keep = not self.owns_data_dir if keep_data is None else keep_data
         if not keep:
             shutil.rmtree(self.data_dir, ignore_errors=True)
+            database = _databases.pop(_data_key(self.data_dir), None)
+            if database is not None:
+                drop_database(database)
 
 
 def read_credentials_file(path):
@@ -129,8 +252,16 @@ def read_credentials_file(path):
 
 
 def run_trent_cli(*args, timeout=30):
-    """Runs the `trent` admin CLI (`node dist/src/cli/main.js ...`)."""
-    return subprocess.run(["node", str(CLI), *args], capture_output=True, text=True, timeout=timeout)
+    """Runs the `trent` admin CLI (`node dist/src/cli/main.js ...`). `--data DIR` of a Trent that
+    runs on PostgreSQL adds `--store` with that Trent's database, unless args give one."""
+    args = [str(arg) for arg in args]
+    if "--data" in args and "--store" not in args:
+        index = args.index("--data")
+        database = database_of(args[index + 1]) if index + 1 < len(args) else None
+        if database is not None:
+            args += ["--store", database]
+    env = {k: v for k, v in os.environ.items() if k != "TRENT_STORE"}
+    return subprocess.run(["node", str(CLI), *args], capture_output=True, text=True, timeout=timeout, env=env)
 
 
 class RawResponse:
