@@ -1,17 +1,19 @@
 import type { KeyState } from "@aws-sdk/client-kms";
 import pg from "pg";
 import type { KmsKey, Tag } from "../../domain/key.js";
-import type {
-  AccessKey,
-  Alias,
-  Grant,
-  GrantConstraints,
-  IdentityPolicy,
-  KeyChanges,
-  KeyStore,
-  Page,
-  Principal,
-} from "../store.js";
+import {
+  type AccessKeyRow,
+  type AliasRow,
+  type GrantRow,
+  KEY_CHANGE_COLUMNS,
+  type KeyRow,
+  page,
+  toAccessKey,
+  toAlias,
+  toGrant,
+  toKey,
+} from "../sql-rows.js";
+import type { AccessKey, Alias, Grant, IdentityPolicy, KeyChanges, KeyStore, Page, Principal } from "../store.js";
 import { StoreUnavailableError } from "../store-errors.js";
 import { isConnectionFailure } from "./connection-failure.js";
 import { migrate } from "./migrations.js";
@@ -25,121 +27,6 @@ export interface PostgresStoreOptions {
 
 const CONNECT_TIMEOUT_MS = 2_000;
 const STATEMENT_TIMEOUT_MS = 5_000;
-
-// Timestamps are bigint milliseconds, which pg hands back as strings.
-type Millis = string;
-
-interface KeyRow {
-  key_id: string;
-  account_id: string;
-  region: string;
-  created_at: Millis;
-  description: string;
-  key_spec: string;
-  key_usage: string;
-  origin: string;
-  key_state: string;
-  deletion_date: Millis | null;
-  pending_window_days: number | null;
-  policy: string;
-  current_version: number;
-}
-
-interface AliasRow {
-  account_id: string;
-  region: string;
-  alias_name: string;
-  target_key_id: string;
-  created_at: Millis;
-  updated_at: Millis;
-}
-
-interface AccessKeyRow {
-  access_key_id: string;
-  principal_arn: string;
-  wrapped_secret: Buffer;
-  created_at: Millis;
-}
-
-interface GrantRow {
-  grant_id: string;
-  key_id: string;
-  name: string | null;
-  grantee_principal: string;
-  retiring_principal: string | null;
-  issuing_account: string;
-  operations: string;
-  constraints: string | null;
-  created_at: Millis;
-}
-
-const date = (millis: Millis) => new Date(Number(millis));
-
-function toKey(row: KeyRow): KmsKey {
-  return {
-    keyId: row.key_id,
-    accountId: row.account_id,
-    region: row.region,
-    createdAt: date(row.created_at),
-    description: row.description,
-    keySpec: row.key_spec as KmsKey["keySpec"],
-    keyUsage: row.key_usage as KmsKey["keyUsage"],
-    origin: row.origin as KmsKey["origin"],
-    keyState: row.key_state as KmsKey["keyState"],
-    deletionDate: row.deletion_date === null ? null : date(row.deletion_date),
-    pendingDeletionWindowInDays: row.pending_window_days,
-    policy: row.policy,
-    currentVersion: row.current_version,
-  };
-}
-
-function toAlias(row: AliasRow): Alias {
-  return {
-    accountId: row.account_id,
-    region: row.region,
-    aliasName: row.alias_name,
-    targetKeyId: row.target_key_id,
-    createdAt: date(row.created_at),
-    lastUpdatedAt: date(row.updated_at),
-  };
-}
-
-function toAccessKey(row: AccessKeyRow): AccessKey {
-  return {
-    accessKeyId: row.access_key_id,
-    principalArn: row.principal_arn,
-    wrappedSecret: row.wrapped_secret,
-    createdAt: date(row.created_at),
-  };
-}
-
-function toGrant(row: GrantRow): Grant {
-  return {
-    grantId: row.grant_id,
-    keyId: row.key_id,
-    name: row.name,
-    granteePrincipal: row.grantee_principal,
-    retiringPrincipal: row.retiring_principal,
-    issuingAccount: row.issuing_account,
-    operations: JSON.parse(row.operations) as string[],
-    constraints: row.constraints === null ? null : (JSON.parse(row.constraints) as GrantConstraints),
-    createdAt: date(row.created_at),
-  };
-}
-
-function page<T>(rows: T[], limit: number, sortKey: (row: T) => string): Page<T> {
-  if (rows.length <= limit) return { items: rows, next: null };
-  const items = rows.slice(0, limit);
-  return { items, next: sortKey(items[items.length - 1] as T) };
-}
-
-const KEY_CHANGE_COLUMNS: Record<keyof KeyChanges, string> = {
-  description: "description",
-  keyState: "key_state",
-  deletionDate: "deletion_date",
-  pendingDeletionWindowInDays: "pending_window_days",
-  policy: "policy",
-};
 
 const PUT_TAGS = `INSERT INTO tags (key_id, tag_key, tag_value) SELECT $1, * FROM unnest($2::text[], $3::text[])
   ON CONFLICT (key_id, tag_key) DO UPDATE SET tag_value = excluded.tag_value`;

@@ -3,68 +3,20 @@ import { dirname } from "node:path";
 import type { KeyState } from "@aws-sdk/client-kms";
 import Database from "better-sqlite3";
 import type { KmsKey, Tag } from "../../domain/key.js";
-import type {
-  AccessKey,
-  Alias,
-  Grant,
-  GrantConstraints,
-  IdentityPolicy,
-  KeyChanges,
-  KeyStore,
-  Page,
-  Principal,
-} from "../store.js";
+import {
+  type AccessKeyRow,
+  type AliasRow,
+  type GrantRow,
+  KEY_CHANGE_COLUMNS,
+  type KeyRow,
+  page,
+  toAccessKey,
+  toAlias,
+  toGrant,
+  toKey,
+} from "../sql-rows.js";
+import type { AccessKey, Alias, Grant, IdentityPolicy, KeyChanges, KeyStore, Page, Principal } from "../store.js";
 import { SQLITE_MIGRATIONS } from "./migrations.js";
-
-interface KeyRow {
-  key_id: string;
-  account_id: string;
-  region: string;
-  created_at: number;
-  description: string;
-  key_spec: string;
-  key_usage: string;
-  origin: string;
-  key_state: string;
-  deletion_date: number | null;
-  pending_window_days: number | null;
-  policy: string;
-  current_version: number;
-}
-
-interface AliasRow {
-  account_id: string;
-  region: string;
-  alias_name: string;
-  target_key_id: string;
-  created_at: number;
-  updated_at: number;
-}
-
-interface AccessKeyRow {
-  access_key_id: string;
-  principal_arn: string;
-  wrapped_secret: Buffer;
-  created_at: number;
-}
-
-function toKey(row: KeyRow): KmsKey {
-  return {
-    keyId: row.key_id,
-    accountId: row.account_id,
-    region: row.region,
-    createdAt: new Date(row.created_at),
-    description: row.description,
-    keySpec: row.key_spec as KmsKey["keySpec"],
-    keyUsage: row.key_usage as KmsKey["keyUsage"],
-    origin: row.origin as KmsKey["origin"],
-    keyState: row.key_state as KmsKey["keyState"],
-    deletionDate: row.deletion_date === null ? null : new Date(row.deletion_date),
-    pendingDeletionWindowInDays: row.pending_window_days,
-    policy: row.policy,
-    currentVersion: row.current_version,
-  };
-}
 
 function keyParams(key: KmsKey) {
   return {
@@ -82,66 +34,6 @@ function keyParams(key: KmsKey) {
     policy: key.policy,
     current_version: key.currentVersion,
   };
-}
-
-const KEY_CHANGE_COLUMNS: Record<keyof KeyChanges, string> = {
-  description: "description",
-  keyState: "key_state",
-  deletionDate: "deletion_date",
-  pendingDeletionWindowInDays: "pending_window_days",
-  policy: "policy",
-};
-
-function toAlias(row: AliasRow): Alias {
-  return {
-    accountId: row.account_id,
-    region: row.region,
-    aliasName: row.alias_name,
-    targetKeyId: row.target_key_id,
-    createdAt: new Date(row.created_at),
-    lastUpdatedAt: new Date(row.updated_at),
-  };
-}
-
-interface GrantRow {
-  grant_id: string;
-  key_id: string;
-  name: string | null;
-  grantee_principal: string;
-  retiring_principal: string | null;
-  issuing_account: string;
-  operations: string;
-  constraints: string | null;
-  created_at: number;
-}
-
-function toGrant(row: GrantRow): Grant {
-  return {
-    grantId: row.grant_id,
-    keyId: row.key_id,
-    name: row.name,
-    granteePrincipal: row.grantee_principal,
-    retiringPrincipal: row.retiring_principal,
-    issuingAccount: row.issuing_account,
-    operations: JSON.parse(row.operations) as string[],
-    constraints: row.constraints === null ? null : (JSON.parse(row.constraints) as GrantConstraints),
-    createdAt: new Date(row.created_at),
-  };
-}
-
-function toAccessKey(row: AccessKeyRow): AccessKey {
-  return {
-    accessKeyId: row.access_key_id,
-    principalArn: row.principal_arn,
-    wrappedSecret: row.wrapped_secret,
-    createdAt: new Date(row.created_at),
-  };
-}
-
-function page<T>(rows: T[], limit: number, sortKey: (row: T) => string): Page<T> {
-  if (rows.length <= limit) return { items: rows, next: null };
-  const items = rows.slice(0, limit);
-  return { items, next: sortKey(items[items.length - 1] as T) };
 }
 
 /** The embedded default store: one SQLite file in WAL mode with fully synchronous commits. */

@@ -1,0 +1,119 @@
+import type { KmsKey } from "../domain/key.js";
+import type { AccessKey, Alias, Grant, GrantConstraints, KeyChanges, Page } from "./store.js";
+
+/**
+ * Row shapes and their mapping to the domain, shared by the SQL stores. Timestamps are stored as
+ * milliseconds: SQLite hands them back as numbers, PostgreSQL (bigint) as strings.
+ */
+type Millis = number | string;
+export interface KeyRow {
+  key_id: string;
+  account_id: string;
+  region: string;
+  created_at: Millis;
+  description: string;
+  key_spec: string;
+  key_usage: string;
+  origin: string;
+  key_state: string;
+  deletion_date: Millis | null;
+  pending_window_days: number | null;
+  policy: string;
+  current_version: number;
+}
+
+export interface AliasRow {
+  account_id: string;
+  region: string;
+  alias_name: string;
+  target_key_id: string;
+  created_at: Millis;
+  updated_at: Millis;
+}
+
+export interface AccessKeyRow {
+  access_key_id: string;
+  principal_arn: string;
+  wrapped_secret: Buffer;
+  created_at: Millis;
+}
+
+export interface GrantRow {
+  grant_id: string;
+  key_id: string;
+  name: string | null;
+  grantee_principal: string;
+  retiring_principal: string | null;
+  issuing_account: string;
+  operations: string;
+  constraints: string | null;
+  created_at: Millis;
+}
+
+const date = (millis: Millis) => new Date(Number(millis));
+
+export function toKey(row: KeyRow): KmsKey {
+  return {
+    keyId: row.key_id,
+    accountId: row.account_id,
+    region: row.region,
+    createdAt: date(row.created_at),
+    description: row.description,
+    keySpec: row.key_spec as KmsKey["keySpec"],
+    keyUsage: row.key_usage as KmsKey["keyUsage"],
+    origin: row.origin as KmsKey["origin"],
+    keyState: row.key_state as KmsKey["keyState"],
+    deletionDate: row.deletion_date === null ? null : date(row.deletion_date),
+    pendingDeletionWindowInDays: row.pending_window_days,
+    policy: row.policy,
+    currentVersion: row.current_version,
+  };
+}
+
+export function toAlias(row: AliasRow): Alias {
+  return {
+    accountId: row.account_id,
+    region: row.region,
+    aliasName: row.alias_name,
+    targetKeyId: row.target_key_id,
+    createdAt: date(row.created_at),
+    lastUpdatedAt: date(row.updated_at),
+  };
+}
+
+export function toAccessKey(row: AccessKeyRow): AccessKey {
+  return {
+    accessKeyId: row.access_key_id,
+    principalArn: row.principal_arn,
+    wrappedSecret: row.wrapped_secret,
+    createdAt: date(row.created_at),
+  };
+}
+
+export function toGrant(row: GrantRow): Grant {
+  return {
+    grantId: row.grant_id,
+    keyId: row.key_id,
+    name: row.name,
+    granteePrincipal: row.grantee_principal,
+    retiringPrincipal: row.retiring_principal,
+    issuingAccount: row.issuing_account,
+    operations: JSON.parse(row.operations) as string[],
+    constraints: row.constraints === null ? null : (JSON.parse(row.constraints) as GrantConstraints),
+    createdAt: date(row.created_at),
+  };
+}
+
+export function page<T>(rows: T[], limit: number, sortKey: (row: T) => string): Page<T> {
+  if (rows.length <= limit) return { items: rows, next: null };
+  const items = rows.slice(0, limit);
+  return { items, next: sortKey(items[items.length - 1] as T) };
+}
+
+export const KEY_CHANGE_COLUMNS: Record<keyof KeyChanges, string> = {
+  description: "description",
+  keyState: "key_state",
+  deletionDate: "deletion_date",
+  pendingDeletionWindowInDays: "pending_window_days",
+  policy: "policy",
+};
