@@ -9,10 +9,6 @@ export type KeyReference =
 const KEY_ID = /^(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$/;
 const KMS_ARN = /^arn:aws[a-z-]*:kms:([a-z0-9-]+):(\d{12}):(key\/.+|alias\/.+)$/;
 
-export function isKeyId(value: string): boolean {
-  return KEY_ID.test(value);
-}
-
 export function parseKeyReference(value: string): KeyReference {
   if (KEY_ID.test(value)) return { kind: "keyId", keyId: value };
   if (value.startsWith("alias/")) return { kind: "aliasName", aliasName: value };

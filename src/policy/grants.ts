@@ -95,26 +95,9 @@ export function constraintsSupported(key: Pick<KmsKey, "keySpec">, operations: r
 // kms:RetireGrant is absent on purpose: RetireGrant in a grant lets the grantee retire that grant
 // only, which the RetireGrant operation checks itself; it is no permission over the key's other grants.
 const GRANT_OPERATION_BY_ACTION: ReadonlyMap<string, GrantOperation> = new Map(
-  (
-    [
-      "Decrypt",
-      "Encrypt",
-      "GenerateDataKey",
-      "GenerateDataKeyWithoutPlaintext",
-      "GenerateDataKeyPair",
-      "GenerateDataKeyPairWithoutPlaintext",
-      "ReEncryptFrom",
-      "ReEncryptTo",
-      "Sign",
-      "Verify",
-      "GetPublicKey",
-      "GenerateMac",
-      "VerifyMac",
-      "DeriveSharedSecret",
-      "CreateGrant",
-      "DescribeKey",
-    ] as const
-  ).map((operation) => [`kms:${operation}`.toLowerCase(), operation]),
+  [...ENCRYPTION_CONTEXT_OPERATIONS, ...Object.values(OPERATIONS_BY_KEY_USAGE).flat(), ...COMMON_OPERATIONS]
+    .filter((operation) => operation !== "RetireGrant")
+    .map((operation) => [`kms:${operation}`.toLowerCase(), operation as GrantOperation]),
 );
 
 /** The grant operation that allows a KMS action (`kms:Encrypt` → `Encrypt`), or null if no grant can allow it. */

@@ -97,7 +97,7 @@ function randomAccountId(): string {
 }
 
 /** The admin may do everything in KMS, as an IAM administrator may. */
-export const ADMIN_POLICY = JSON.stringify({
+const ADMIN_POLICY = JSON.stringify({
   Version: "2012-10-17",
   Statement: [{ Sid: "TrentAdministrator", Effect: "Allow", Action: "kms:*", Resource: "*" }],
 });

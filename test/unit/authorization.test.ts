@@ -1,13 +1,6 @@
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { CreateGrantRequest } from "@aws-sdk/client-kms";
-import { DiscardingAuditSink } from "../../src/audit/audit-sink.js";
-import { BackingKeys } from "../../src/crypto/backing-keys.js";
-import { generateKeyPairDer } from "../../src/crypto/data-key-pair-spec.js";
 import { AccessDeniedException, KmsError } from "../../src/domain/errors.js";
 import type { Caller } from "../../src/domain/principal.js";
 import type { OperationContext, Services } from "../../src/ops/context.js";
@@ -20,8 +13,7 @@ import { putKeyPolicy } from "../../src/ops/put-key-policy.js";
 import { retireGrant } from "../../src/ops/retire-grant.js";
 import { revokeGrant } from "../../src/ops/revoke-grant.js";
 import { PolicyAuthorizer } from "../../src/policy/policy-authorizer.js";
-import { KeyFileRoot } from "../../src/root/key-file-root.js";
-import { SqliteKeyStore } from "../../src/store/sqlite/sqlite-store.js";
+import { openTestServices, type TestServices } from "../support/services.js";
 
 // AWS KMS's authorization, one row per decision: (principal, key policy, identity policy, grants,
 // request) → allow or deny, run through the real operations so that the condition keys each
@@ -376,7 +368,7 @@ const ROWS: Row[] = [
 
 // --- running a row ------------------------------------------------------------------------------
 
-let dir: string;
+let fixture: TestServices;
 let services: Services;
 
 function callerFor(principalArn: string, overrides: Row["caller"] = {}): Caller {
@@ -470,30 +462,24 @@ function requestFor(row: Row, caller: string, k: Fixture): Json {
 const ACCOUNT_LEVEL_OPERATIONS = new Set(["CreateKey", "ListKeys", "GenerateRandom"]);
 
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), "trent-authorization-"));
-  const store = new SqliteKeyStore(join(dir, "trent.db"));
-  const root = KeyFileRoot.fromBase64(randomBytes(32).toString("base64"));
-  services = {
-    store,
-    root,
-    backingKeys: new BackingKeys(store, root),
-    authorizer: new PolicyAuthorizer(store, () => CLOCK),
-    audit: new DiscardingAuditSink(),
-    keyPairs: { take: generateKeyPairDer },
-    now: () => CLOCK,
-    allowSm2: true,
-  };
+  fixture = openTestServices({ now: () => CLOCK, authorizer: (store) => new PolicyAuthorizer(store, () => CLOCK) });
+  services = fixture.services;
   for (const arn of PRINCIPALS) {
-    await store.putPrincipal({ arn, accountId: arn.split(":")[4] as string, principalId: `AIDA${arn.length}` });
+    await services.store.putPrincipal({
+      arn,
+      accountId: arn.split(":")[4] as string,
+      principalId: `AIDA${arn.length}`,
+    });
   }
   const adminPolicy = policyText([allow("kms:*")], "");
-  await store.putIdentityPolicy({ principalArn: ADMIN, policyName: "TrentAdministrator", document: adminPolicy });
+  await services.store.putIdentityPolicy({
+    principalArn: ADMIN,
+    policyName: "TrentAdministrator",
+    document: adminPolicy,
+  });
 });
 
-after(async () => {
-  await services.store.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+after(() => fixture.close());
 
 describe("authorization: (principal, key policy, identity policy, grants, request) → decision", () => {
   for (const row of ROWS) {

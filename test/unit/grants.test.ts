@@ -1,13 +1,7 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { CreateGrantRequest } from "@aws-sdk/client-kms";
-import { DiscardingAuditSink } from "../../src/audit/audit-sink.js";
-import { BackingKeys } from "../../src/crypto/backing-keys.js";
-import { generateKeyPairDer } from "../../src/crypto/data-key-pair-spec.js";
 import { KmsError } from "../../src/domain/errors.js";
 import type { KmsKey } from "../../src/domain/key.js";
 import type { Caller } from "../../src/domain/principal.js";
@@ -22,7 +16,6 @@ import { listRetirableGrants } from "../../src/ops/list-retirable-grants.js";
 import { retireGrant } from "../../src/ops/retire-grant.js";
 import { revokeGrant } from "../../src/ops/revoke-grant.js";
 import { scheduleKeyDeletion } from "../../src/ops/schedule-key-deletion.js";
-import { AccountBoundaryAuthorizer } from "../../src/policy/authorizer.js";
 import {
   constraintsAtLeastAsStrict,
   grantAllows,
@@ -32,9 +25,8 @@ import {
   issueGrantToken,
   newGrantId,
 } from "../../src/policy/grants.js";
-import { KeyFileRoot } from "../../src/root/key-file-root.js";
-import { SqliteKeyStore } from "../../src/store/sqlite/sqlite-store.js";
 import type { GrantConstraints } from "../../src/store/store.js";
+import { openTestServices, type TestServices } from "../support/services.js";
 
 const ACCOUNT = "111122223333";
 const OTHER_ACCOUNT = "444455556666";
@@ -42,7 +34,7 @@ const userArn = (accountId: string, name: string) => `arn:aws:iam::${accountId}:
 const ALICE = userArn(ACCOUNT, "alice");
 const BOB = userArn(ACCOUNT, "bob");
 
-let dir: string;
+let fixture: TestServices;
 let services: Services;
 const clock = new Date("2026-01-01T00:00:00Z");
 
@@ -98,25 +90,11 @@ async function grantIds(keyId: string): Promise<string[]> {
 }
 
 before(() => {
-  dir = mkdtempSync(join(tmpdir(), "trent-grants-"));
-  const store = new SqliteKeyStore(join(dir, "trent.db"));
-  const root = KeyFileRoot.fromBase64(randomBytes(32).toString("base64"));
-  services = {
-    store,
-    root,
-    backingKeys: new BackingKeys(store, root),
-    authorizer: new AccountBoundaryAuthorizer(),
-    audit: new DiscardingAuditSink(),
-    keyPairs: { take: generateKeyPairDer },
-    now: () => clock,
-    allowSm2: true,
-  };
+  fixture = openTestServices({ now: () => clock });
+  services = fixture.services;
 });
 
-after(async () => {
-  await services.store.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+after(() => fixture.close());
 
 describe("grant tokens", () => {
   test("a token names its grant, and every token issued for a grant is different", () => {

@@ -4,9 +4,6 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { DiscardingAuditSink } from "../../src/audit/audit-sink.js";
-import { BackingKeys } from "../../src/crypto/backing-keys.js";
-import { generateKeyPairDer } from "../../src/crypto/data-key-pair-spec.js";
 import { KmsError } from "../../src/domain/errors.js";
 import type { Caller } from "../../src/domain/principal.js";
 import { cancelKeyDeletion } from "../../src/ops/cancel-key-deletion.js";
@@ -26,16 +23,15 @@ import { listResourceTags } from "../../src/ops/list-resource-tags.js";
 import { scheduleKeyDeletion } from "../../src/ops/schedule-key-deletion.js";
 import { tagResource } from "../../src/ops/tag-resource.js";
 import { updateKeyDescription } from "../../src/ops/update-key-description.js";
-import { AccountBoundaryAuthorizer } from "../../src/policy/authorizer.js";
 import { KeyFileRoot, RootKeyError } from "../../src/root/key-file-root.js";
 import { openDataDirectory } from "../../src/server/trent.js";
-import { SqliteKeyStore } from "../../src/store/sqlite/sqlite-store.js";
+import { openTestServices, type TestServices } from "../support/services.js";
 
 const DAY = 24 * 60 * 60 * 1000;
 const ACCOUNT = "111122223333";
 const OTHER_ACCOUNT = "444455556666";
 
-let dir: string;
+let fixture: TestServices;
 let services: Services;
 let clock = new Date("2026-01-01T00:00:00Z");
 
@@ -73,25 +69,11 @@ async function newKey(): Promise<{ keyId: string; arn: string }> {
 }
 
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), "trent-unit-"));
-  const store = new SqliteKeyStore(join(dir, "trent.db"));
-  const root = KeyFileRoot.fromBase64(randomBytes(32).toString("base64"));
-  services = {
-    store,
-    root,
-    backingKeys: new BackingKeys(store, root),
-    authorizer: new AccountBoundaryAuthorizer(),
-    audit: new DiscardingAuditSink(),
-    keyPairs: { take: generateKeyPairDer },
-    now: () => clock,
-    allowSm2: true,
-  };
+  fixture = openTestServices({ now: () => clock });
+  services = fixture.services;
 });
 
-after(async () => {
-  await services.store.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+after(() => fixture.close());
 
 describe("key deletion", () => {
   test("a key scheduled for deletion is deleted only once its window has passed, with its aliases and tags", async () => {

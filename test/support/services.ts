@@ -1,0 +1,49 @@
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DiscardingAuditSink } from "../../src/audit/audit-sink.js";
+import { BackingKeys } from "../../src/crypto/backing-keys.js";
+import { generateKeyPairDer } from "../../src/crypto/data-key-pair-spec.js";
+import type { Services } from "../../src/ops/context.js";
+import { AccountBoundaryAuthorizer, type Authorizer } from "../../src/policy/authorizer.js";
+import { KeyFileRoot } from "../../src/root/key-file-root.js";
+import { SqliteKeyStore } from "../../src/store/sqlite/sqlite-store.js";
+import type { KeyStore } from "../../src/store/store.js";
+
+export interface TestServices {
+  readonly services: Services;
+  /** Closes the store and removes its temporary directory. */
+  close(): Promise<void>;
+}
+
+/**
+ * What operations run against, for calling them directly in unit tests: a real SQLite store in a
+ * temporary directory, a random root key, an injected clock, and (unless given) the authorizer
+ * that lets every principal use its own account's keys.
+ */
+export function openTestServices(options: {
+  now: () => Date;
+  authorizer?: (store: KeyStore) => Authorizer;
+}): TestServices {
+  const dir = mkdtempSync(join(tmpdir(), "trent-unit-"));
+  const store = new SqliteKeyStore(join(dir, "trent.db"));
+  const root = KeyFileRoot.fromBase64(randomBytes(32).toString("base64"));
+  const services: Services = {
+    store,
+    root,
+    backingKeys: new BackingKeys(store, root),
+    authorizer: options.authorizer?.(store) ?? new AccountBoundaryAuthorizer(),
+    audit: new DiscardingAuditSink(),
+    keyPairs: { take: generateKeyPairDer },
+    now: options.now,
+    allowSm2: true,
+  };
+  return {
+    services,
+    async close() {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
