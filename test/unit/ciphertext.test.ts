@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
+import { createDecipheriv, hkdfSync, randomBytes } from "node:crypto";
 import { describe, test } from "node:test";
 import {
   CIPHERTEXT_FORMAT_VERSION,
@@ -64,6 +64,24 @@ describe("ciphertext blob", () => {
     assert.equal(blob.toString("ascii", 3, 3 + KEY_ID_LENGTH), HEADER.keyId);
     assert.equal(blob.readUInt32BE(3 + KEY_ID_LENGTH), HEADER.keyVersion);
     assert.equal(blob.indexOf(PLAINTEXT), -1, "the plaintext must not appear in the blob");
+  });
+
+  test("the per-ciphertext key is HKDF-SHA256(backing key, salt, header up to the salt), as documented", () => {
+    // Decrypted here with the documented derivation alone, so blobs stay readable by it whatever
+    // the implementation of the derivation becomes.
+    const blob = sealed();
+    const saltStart = 3 + KEY_ID_LENGTH + 4;
+    const salt = blob.subarray(saltStart, saltStart + 32);
+    const key = Buffer.from(hkdfSync("sha256", BACKING_KEY, salt, blob.subarray(0, saltStart), 32));
+    const decipher = createDecipheriv("aes-256-gcm", key, blob.subarray(saltStart + 32, HEADER_BYTES));
+    decipher.setAAD(blob.subarray(0, HEADER_BYTES));
+    decipher.setAAD(ENCODED_CONTEXT);
+    decipher.setAuthTag(blob.subarray(blob.length - TAG_BYTES));
+    const plaintext = Buffer.concat([
+      decipher.update(blob.subarray(HEADER_BYTES, blob.length - TAG_BYTES)),
+      decipher.final(),
+    ]);
+    assert.deepEqual(plaintext, PLAINTEXT);
   });
 
   test("round trip: parseBlobHeader names the key and decryptBlob returns the plaintext", () => {
