@@ -29,7 +29,15 @@ export type CallerIdentity = Omit<Caller, "region" | "sourceIp" | "secureTranspo
  * Access keys for SigV4. The secret must be recoverable to verify signatures, so it is stored
  * wrapped under the root of trust with the access key id bound as associated data.
  */
+const MAX_CACHED_SECRETS = 10_000;
+
 export class AccessKeys {
+  /**
+   * Unwrapped secrets by access key id, each with the wrapped value it came from: the store is
+   * still read on every request (a deleted key fails at once), only the unwrap is skipped.
+   */
+  private readonly secrets = new Map<string, { wrapped: Buffer; secret: string }>();
+
   constructor(
     private readonly store: KeyStore,
     private readonly root: RootOfTrust,
@@ -63,7 +71,7 @@ export class AccessKeys {
     if (!accessKey) return undefined;
     const principal = await this.store.getPrincipal(accessKey.principalArn);
     if (!principal) return undefined;
-    const secret = (await this.root.unwrap(accessKey.wrappedSecret, secretContext(accessKeyId))).toString("utf8");
+    const secret = await this.unwrapSecret(accessKeyId, accessKey.wrappedSecret);
     return {
       secret,
       identity: {
@@ -73,5 +81,14 @@ export class AccessKeys {
         accessKeyId,
       },
     };
+  }
+
+  private async unwrapSecret(accessKeyId: string, wrapped: Buffer): Promise<string> {
+    const known = this.secrets.get(accessKeyId);
+    if (known?.wrapped.equals(wrapped)) return known.secret;
+    const secret = (await this.root.unwrap(wrapped, secretContext(accessKeyId))).toString("utf8");
+    if (this.secrets.size >= MAX_CACHED_SECRETS) this.secrets.delete(this.secrets.keys().next().value as string);
+    this.secrets.set(accessKeyId, { wrapped: Buffer.from(wrapped), secret });
+    return secret;
   }
 }
