@@ -35,6 +35,8 @@ const CROSS_ACCOUNT_ACTIONS: ReadonlySet<string> = new Set(
   ].map((name) => `kms:${name.toLowerCase()}`),
 );
 
+const NO_CONDITIONS: ReadonlyMap<string, readonly string[]> = new Map();
+
 /**
  * AWS KMS's authorization: an explicit Deny in the key policy or an identity policy wins; else the
  * key policy must allow the caller directly, or allow the caller's account, which delegates to the
@@ -42,7 +44,8 @@ const CROSS_ACCOUNT_ACTIONS: ReadonlySet<string> = new Set(
  * its operations under its constraints, whatever the policies say.
  */
 export class PolicyAuthorizer implements Authorizer {
-  private readonly parsed = new Map<string, PolicyDocument>();
+  /** Parsed documents by kind and text; keyed by the text itself, so an edited policy is parsed anew. */
+  private readonly parsed = { key: new Map<string, PolicyDocument>(), identity: new Map<string, PolicyDocument>() };
 
   constructor(
     private readonly store: KeyStore,
@@ -53,22 +56,36 @@ export class PolicyAuthorizer implements Authorizer {
     // A malformed token is an error whatever the policies say (InvalidGrantTokenException).
     for (const token of request.grantTokens) grantIdFromToken(token);
     const { caller, key, action } = request;
+    const identityPolicies = (await this.store.listIdentityPolicies(caller.principalArn)).map((policy) =>
+      this.document(policy.document, "identity"),
+    );
+    const keyPolicy = key ? this.document(key.policy, "key") : null;
+    // Most policies have no Condition: the condition values (tags and aliases among them) are
+    // gathered only when some statement could read them.
+    const needsConditions = [...identityPolicies, ...(keyPolicy ? [keyPolicy] : [])].some((document) =>
+      document.statements.some((statement) => statement.condition.length > 0),
+    );
     const context: RequestContext = {
       action,
       resource: key ? keyArn(key) : "*",
       principalArn: caller.principalArn,
       principalAccount: caller.accountId,
-      conditions: await this.conditionValues(request),
+      conditions: needsConditions ? await this.conditionValues(request) : NO_CONDITIONS,
     };
-    const identity = await this.identityDecision(caller.principalArn, context);
+    const identity = { allow: false, deny: false };
+    for (const document of identityPolicies) {
+      const decision = evaluateStatements(document, context, "identity");
+      if (decision.deny) identity.deny = true;
+      if (decision.allow) identity.allow = true;
+    }
     if (identity.deny) throw accessDenied(request, "an explicit deny in an identity-based policy", "with");
 
-    if (key === null) {
+    if (key === null || keyPolicy === null) {
       if (identity.allow) return;
       throw accessDenied(request, `no identity-based policy allows the ${action} action`);
     }
-    const keyPolicy = evaluateStatements(this.document(key.policy, "key"), context, "key");
-    if (keyPolicy.deny) throw accessDenied(request, "an explicit deny in a resource-based policy", "with");
+    const keyDecision = evaluateStatements(keyPolicy, context, "key");
+    if (keyDecision.deny) throw accessDenied(request, "an explicit deny in a resource-based policy", "with");
 
     const sameAccount = key.accountId === caller.accountId;
     if (!sameAccount && !CROSS_ACCOUNT_ACTIONS.has(action.toLowerCase())) {
@@ -76,26 +93,15 @@ export class PolicyAuthorizer implements Authorizer {
     }
 
     const byPolicies = sameAccount
-      ? keyPolicy.allow !== null || (keyPolicy.allowViaAccount !== null && identity.allow)
-      : (keyPolicy.allow !== null || keyPolicy.allowViaAccount !== null) && identity.allow;
+      ? keyDecision.allow !== null || (keyDecision.allowViaAccount !== null && identity.allow)
+      : (keyDecision.allow !== null || keyDecision.allowViaAccount !== null) && identity.allow;
     if (byPolicies) return;
     if (await this.grantAllows(request, key)) return;
 
-    if (keyPolicy.allow === null && keyPolicy.allowViaAccount === null) {
+    if (keyDecision.allow === null && keyDecision.allowViaAccount === null) {
       throw accessDenied(request, `no resource-based policy allows the ${action} action`);
     }
     throw accessDenied(request, `no identity-based policy allows the ${action} action`);
-  }
-
-  private async identityDecision(principalArn: string, context: RequestContext) {
-    let allow = false;
-    let deny = false;
-    for (const policy of await this.store.listIdentityPolicies(principalArn)) {
-      const decision = evaluateStatements(this.document(policy.document, "identity"), context, "identity");
-      if (decision.deny) deny = true;
-      if (decision.allow) allow = true;
-    }
-    return { allow, deny };
   }
 
   private async grantAllows(request: AuthorizationRequest, key: KmsKey): Promise<boolean> {
@@ -146,12 +152,12 @@ export class PolicyAuthorizer implements Authorizer {
   }
 
   private document(text: string, kind: "key" | "identity"): PolicyDocument {
-    const cacheKey = `${kind}\n${text}`;
-    let document = this.parsed.get(cacheKey);
+    const parsed = this.parsed[kind];
+    let document = parsed.get(text);
     if (!document) {
       document = parsePolicyDocument(text, kind);
-      if (this.parsed.size >= MAX_CACHED_DOCUMENTS) this.parsed.clear();
-      this.parsed.set(cacheKey, document);
+      if (parsed.size >= MAX_CACHED_DOCUMENTS) parsed.clear();
+      parsed.set(text, document);
     }
     return document;
   }
