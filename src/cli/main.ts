@@ -1,9 +1,17 @@
 #!/usr/bin/env node
 import { readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { DATA_KEY_PAIR_SPECS, type DataKeyPairSpec } from "../crypto/data-key-pair-spec.js";
 import { parsePolicyDocument } from "../policy/policy-document.js";
-import { type DataDirectory, openDataDirectory, startTrent, writeCredentialsFile } from "../server/trent.js";
+import { isClusterWorker, startCluster, startClusterWorker } from "../server/cluster.js";
+import {
+  type DataDirectory,
+  openDataDirectory,
+  startTrent,
+  type TrentConfig,
+  writeCredentialsFile,
+} from "../server/trent.js";
 import type { Principal } from "../store/store.js";
 
 const DEFAULT_POOL_DEPTH: Record<DataKeyPairSpec, number> = Object.fromEntries(
@@ -39,6 +47,11 @@ function parsePoolDepth(value: string): Record<DataKeyPairSpec, number> {
 function parsePositiveInt(value: string): number {
   if (!/^[1-9]\d*$/.test(value)) throw new InvalidArgumentError("expected a positive integer");
   return Number(value);
+}
+
+/** `auto` is one process per core. */
+function parseWorkers(value: string): number {
+  return value === "auto" ? availableParallelism() : parsePositiveInt(value);
 }
 
 function parseAccountId(value: string): string {
@@ -92,11 +105,17 @@ program
       .default(1)
       .argParser(parsePositiveInt),
   )
+  .addOption(
+    new Option("--workers <n>", "processes serving requests on this node: N, or auto for one per core")
+      .env("TRENT_WORKERS")
+      .default(1)
+      .argParser(parseWorkers),
+  )
   .addOption(new Option("--no-sm2", "refuse SM2 data key pairs, as AWS does outside China regions").env("TRENT_NO_SM2"))
   .addOption(new Option("--log-level <level>", "pino log level").env("TRENT_LOG_LEVEL").default("info"))
   .action(async (options) => {
     const listen = typeof options.listen === "string" ? parseListen(options.listen) : options.listen;
-    const trent = await startTrent({
+    const config: TrentConfig = {
       host: listen.host,
       port: listen.port,
       dataDir: options.data,
@@ -109,7 +128,23 @@ program
       allowSm2: options.sm2 !== false,
       logLevel: options.logLevel,
       deletionSweepMs: 60_000,
-    });
+    };
+    const workers = typeof options.workers === "string" ? parseWorkers(options.workers) : options.workers;
+    if (isClusterWorker()) {
+      const trent = await startClusterWorker(config);
+      const stop = async () => {
+        await trent.close();
+        process.exit(0);
+      };
+      process.once("SIGINT", stop);
+      process.once("SIGTERM", stop);
+      return;
+    }
+    if (workers > 1) {
+      await startCluster(config, workers);
+      return;
+    }
+    const trent = await startTrent(config);
     const stop = async (signal: string) => {
       trent.logger.info({ signal }, "stopping");
       await trent.close();

@@ -15,7 +15,7 @@ import { PolicyAuthorizer } from "../policy/policy-authorizer.js";
 import { AwsJsonEdge } from "../protocol/aws/aws-json-edge.js";
 import { KeyFileRoot, RootKeyError } from "../root/key-file-root.js";
 import type { RootOfTrust } from "../root/root-of-trust.js";
-import { CachingKeyStore } from "../store/caching-store.js";
+import { CachingKeyStore, DEFAULT_CACHE_OPTIONS } from "../store/caching-store.js";
 import { PostgresKeyStore } from "../store/postgres/postgres-store.js";
 import { SqliteKeyStore } from "../store/sqlite/sqlite-store.js";
 import type { KeyStore } from "../store/store.js";
@@ -152,15 +152,53 @@ export interface RunningTrent {
   close(): Promise<void>;
 }
 
-export async function startTrent(config: TrentConfig): Promise<RunningTrent> {
-  const logger = pino({ level: config.logLevel, base: { service: "trent" } });
+/** How a worker process of a multi-process node talks to its siblings (see cluster.ts). */
+export interface SiblingLink {
+  /** Resolves once every sibling has dropped its caches. */
+  dropSiblingCaches(): Promise<void>;
+  /** Registers what to do when a sibling wrote. */
+  onSiblingWrite(handler: () => void): void;
+}
+
+export function createLogger(config: TrentConfig, bindings: Record<string, unknown> = {}): Logger {
+  return pino({ level: config.logLevel, base: { service: "trent", ...bindings } });
+}
+
+/**
+ * Initialises the data directory for serving: the admin principal, its access key and policy,
+ * and the credentials file. Run once per start, before any request is served.
+ */
+export async function prepareDataDirectory(config: TrentConfig): Promise<{ accountId: string; created: boolean }> {
   const data = await openDataDirectory(config.dataDir, config.rootKey, config.accountId, config.storeUrl);
-  const credentialsFile = join(config.dataDir, "credentials");
-  const issued = await ensureAdminCredentials(data, credentialsFile, config.region);
-  await ensureAdminPolicy(data);
+  try {
+    const issued = await ensureAdminCredentials(data, credentialsPath(config), config.region);
+    await ensureAdminPolicy(data);
+    return { accountId: data.accountId, created: issued !== null };
+  } finally {
+    await data.store.close();
+  }
+}
+
+function credentialsPath(config: TrentConfig): string {
+  return join(config.dataDir, "credentials");
+}
+
+/** Starts serving in this process: alone (`siblings` undefined), or as one worker of a node. */
+export async function startTrent(
+  config: TrentConfig,
+  options: { siblings?: SiblingLink; logger?: Logger } = {},
+): Promise<RunningTrent> {
+  const logger = options.logger ?? createLogger(config);
+  const siblings = options.siblings;
+  const prepared = siblings === undefined ? await prepareDataDirectory(config) : undefined;
+  const data = await openDataDirectory(config.dataDir, config.rootKey, config.accountId, config.storeUrl);
 
   const now = () => new Date();
-  const store = new CachingKeyStore(data.store);
+  const store = new CachingKeyStore(data.store, {
+    ...DEFAULT_CACHE_OPTIONS,
+    ...(siblings ? { afterWrite: () => siblings.dropSiblingCaches() } : {}),
+  });
+  siblings?.onSiblingWrite(() => store.dropAll());
   const depth = { ...config.keyPairPoolDepth, ...(config.allowSm2 ? {} : { SM2: 0 }) };
   const keyPairs = new KeyPairPool({ depth, workers: config.keyPairWorkers });
   keyPairs.start();
@@ -196,8 +234,10 @@ export async function startTrent(config: TrentConfig): Promise<RunningTrent> {
   const address = server.address() as AddressInfo;
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
   const url = `http://${host}:${address.port}`;
-  logger.info({ url, dataDir: config.dataDir, accountId: data.accountId }, "Trent is listening");
-  printUsage(url, credentialsFile, issued !== null);
+  if (prepared !== undefined) {
+    logger.info({ url, dataDir: config.dataDir, accountId: prepared.accountId }, "Trent is listening");
+    printUsage(url, credentialsPath(config), prepared.created);
+  }
 
   return {
     url,
@@ -225,7 +265,7 @@ function keyPairPoolMetrics(pool: KeyPairPool): string {
   return `${lines.join("\n")}\n`;
 }
 
-function printUsage(url: string, credentialsFile: string, created: boolean): void {
+export function printUsage(url: string, credentialsFile: string, created: boolean): void {
   const lines = [
     "",
     created

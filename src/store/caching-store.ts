@@ -7,6 +7,12 @@ export interface CacheOptions {
   readonly ttlMs: number;
   readonly maxEntries: number;
   readonly beforeRead?: () => void;
+  /**
+   * Awaited after every write through this store, before its caller goes on: the worker
+   * processes of one node use it to have their siblings drop their caches, so that a change is in
+   * force on the whole node by the time it is acknowledged.
+   */
+  readonly afterWrite?: () => Promise<void>;
 }
 
 export const DEFAULT_CACHE_OPTIONS: CacheOptions = { ttlMs: 500, maxEntries: 100_000 };
@@ -63,12 +69,14 @@ export class CachingKeyStore implements KeyStore {
 
   private marker: number | undefined;
   private lastMarkerCheck = 0;
+  private readonly afterWrite: (() => Promise<void>) | undefined;
 
   constructor(
     private readonly inner: KeyStore,
     options: CacheOptions = DEFAULT_CACHE_OPTIONS,
   ) {
     const fresh = () => this.dropIfChangedElsewhere();
+    this.afterWrite = options.afterWrite;
     options = { ...options, beforeRead: fresh };
     this.keys = new TtlCache(options);
     this.aliases = new TtlCache(options);
@@ -91,6 +99,21 @@ export class CachingKeyStore implements KeyStore {
   }
 
   private readonly all: TtlCache<unknown>[] = [];
+
+  /** Forgets everything cached; a sibling worker process calls for it after it wrote. */
+  dropAll(): void {
+    for (const cache of this.all) cache.clear();
+  }
+
+  /** Runs a write, then forgets what it changed here and tells the siblings, even when it failed part-way. */
+  private async write<T>(run: Promise<T>, forget: () => void): Promise<T> {
+    try {
+      return await run;
+    } finally {
+      forget();
+      await this.afterWrite?.();
+    }
+  }
 
   /** Drops everything when the store reports a change made elsewhere (another process or node). */
   private dropIfChangedElsewhere(): void {
@@ -121,28 +144,23 @@ export class CachingKeyStore implements KeyStore {
     return this.inner.initMeta(name, value);
   }
 
-  async createKey(key: KmsKey, wrappedMaterial: Buffer, tags: readonly Tag[]): Promise<void> {
-    await this.inner.createKey(key, wrappedMaterial, tags);
-    this.forgetKey(key.keyId);
+  createKey(key: KmsKey, wrappedMaterial: Buffer, tags: readonly Tag[]): Promise<void> {
+    return this.write(this.inner.createKey(key, wrappedMaterial, tags), () => this.forgetKey(key.keyId));
   }
   getKey(keyId: string) {
     return this.keys.get(keyId, () => this.inner.getKey(keyId));
   }
-  async updateKey(keyId: string, changes: KeyChanges, onlyInStates?: readonly KeyState[]): Promise<boolean> {
-    try {
-      return await this.inner.updateKey(keyId, changes, onlyInStates);
-    } finally {
-      this.forgetKey(keyId);
-    }
+  updateKey(keyId: string, changes: KeyChanges, onlyInStates?: readonly KeyState[]): Promise<boolean> {
+    return this.write(this.inner.updateKey(keyId, changes, onlyInStates), () => this.forgetKey(keyId));
   }
   listKeys(accountId: string, region: string, after: string | null, limit: number) {
     return this.inner.listKeys(accountId, region, after, limit);
   }
-  async deleteKeyIfDue(keyId: string, now: Date): Promise<boolean> {
-    const deleted = await this.inner.deleteKeyIfDue(keyId, now);
-    this.forgetKey(keyId);
-    this.aliases.clear();
-    return deleted;
+  deleteKeyIfDue(keyId: string, now: Date): Promise<boolean> {
+    return this.write(this.inner.deleteKeyIfDue(keyId, now), () => {
+      this.forgetKey(keyId);
+      this.aliases.clear();
+    });
   }
   keysDueForDeletion(now: Date) {
     return this.inner.keysDueForDeletion(now);
@@ -151,25 +169,25 @@ export class CachingKeyStore implements KeyStore {
     return this.inner.getKeyMaterial(keyId, version);
   }
 
-  async createAlias(alias: Alias): Promise<boolean> {
-    const created = await this.inner.createAlias(alias);
-    this.aliasesOfKey.delete(alias.targetKeyId);
-    return created;
+  createAlias(alias: Alias): Promise<boolean> {
+    return this.write(this.inner.createAlias(alias), () => this.aliasesOfKey.delete(alias.targetKeyId));
   }
   getAlias(accountId: string, region: string, aliasName: string) {
     return this.aliases.get(`${accountId}\n${region}\n${aliasName}`, () =>
       this.inner.getAlias(accountId, region, aliasName),
     );
   }
-  async updateAlias(alias: Alias): Promise<void> {
-    await this.inner.updateAlias(alias);
-    this.aliases.delete(`${alias.accountId}\n${alias.region}\n${alias.aliasName}`);
-    this.aliasesOfKey.clear();
+  updateAlias(alias: Alias): Promise<void> {
+    return this.write(this.inner.updateAlias(alias), () => {
+      this.aliases.delete(`${alias.accountId}\n${alias.region}\n${alias.aliasName}`);
+      this.aliasesOfKey.clear();
+    });
   }
-  async deleteAlias(accountId: string, region: string, aliasName: string): Promise<void> {
-    await this.inner.deleteAlias(accountId, region, aliasName);
-    this.aliases.delete(`${accountId}\n${region}\n${aliasName}`);
-    this.aliasesOfKey.clear();
+  deleteAlias(accountId: string, region: string, aliasName: string): Promise<void> {
+    return this.write(this.inner.deleteAlias(accountId, region, aliasName), () => {
+      this.aliases.delete(`${accountId}\n${region}\n${aliasName}`);
+      this.aliasesOfKey.clear();
+    });
   }
   listAliases(accountId: string, region: string, targetKeyId: string | null, after: string | null, limit: number) {
     // The authorizer's kms:ResourceAliases lookup (a key's first page) is the one per-request read.
@@ -181,16 +199,11 @@ export class CachingKeyStore implements KeyStore {
     return this.inner.listAliases(accountId, region, targetKeyId, after, limit);
   }
 
-  async putTags(keyId: string, tags: readonly Tag[], maxTags: number): Promise<boolean> {
-    try {
-      return await this.inner.putTags(keyId, tags, maxTags);
-    } finally {
-      this.tagsOfKey.delete(keyId);
-    }
+  putTags(keyId: string, tags: readonly Tag[], maxTags: number): Promise<boolean> {
+    return this.write(this.inner.putTags(keyId, tags, maxTags), () => this.tagsOfKey.delete(keyId));
   }
-  async removeTags(keyId: string, tagKeys: readonly string[]): Promise<void> {
-    await this.inner.removeTags(keyId, tagKeys);
-    this.tagsOfKey.delete(keyId);
+  removeTags(keyId: string, tagKeys: readonly string[]): Promise<void> {
+    return this.write(this.inner.removeTags(keyId, tagKeys), () => this.tagsOfKey.delete(keyId));
   }
   listTags(keyId: string, after: string | null, limit: number) {
     if (after === null && limit === 50) {
@@ -199,16 +212,14 @@ export class CachingKeyStore implements KeyStore {
     return this.inner.listTags(keyId, after, limit);
   }
 
-  async putPrincipal(principal: Principal): Promise<void> {
-    await this.inner.putPrincipal(principal);
-    this.principals.delete(principal.arn);
+  putPrincipal(principal: Principal): Promise<void> {
+    return this.write(this.inner.putPrincipal(principal), () => this.principals.delete(principal.arn));
   }
   getPrincipal(arn: string) {
     return this.principals.get(arn, () => this.inner.getPrincipal(arn));
   }
-  async createAccessKey(accessKey: AccessKey): Promise<void> {
-    await this.inner.createAccessKey(accessKey);
-    this.accessKeys.delete(accessKey.accessKeyId);
+  createAccessKey(accessKey: AccessKey): Promise<void> {
+    return this.write(this.inner.createAccessKey(accessKey), () => this.accessKeys.delete(accessKey.accessKeyId));
   }
   getAccessKey(accessKeyId: string) {
     return this.accessKeys.get(accessKeyId, () => this.inner.getAccessKey(accessKeyId));
@@ -216,20 +227,17 @@ export class CachingKeyStore implements KeyStore {
   listAccessKeys(principalArn: string | null) {
     return this.inner.listAccessKeys(principalArn);
   }
-  async deleteAccessKey(accessKeyId: string): Promise<boolean> {
-    const deleted = await this.inner.deleteAccessKey(accessKeyId);
-    this.accessKeys.delete(accessKeyId);
-    return deleted;
+  deleteAccessKey(accessKeyId: string): Promise<boolean> {
+    return this.write(this.inner.deleteAccessKey(accessKeyId), () => this.accessKeys.delete(accessKeyId));
   }
 
-  async putIdentityPolicy(policy: IdentityPolicy): Promise<void> {
-    await this.inner.putIdentityPolicy(policy);
-    this.identityPolicies.delete(policy.principalArn);
+  putIdentityPolicy(policy: IdentityPolicy): Promise<void> {
+    return this.write(this.inner.putIdentityPolicy(policy), () => this.identityPolicies.delete(policy.principalArn));
   }
-  async deleteIdentityPolicy(principalArn: string, policyName: string): Promise<boolean> {
-    const deleted = await this.inner.deleteIdentityPolicy(principalArn, policyName);
-    this.identityPolicies.delete(principalArn);
-    return deleted;
+  deleteIdentityPolicy(principalArn: string, policyName: string): Promise<boolean> {
+    return this.write(this.inner.deleteIdentityPolicy(principalArn, policyName), () =>
+      this.identityPolicies.delete(principalArn),
+    );
   }
   listIdentityPolicies(principalArn: string) {
     return this.identityPolicies.get(principalArn, () => this.inner.listIdentityPolicies(principalArn)) as Promise<
@@ -237,10 +245,8 @@ export class CachingKeyStore implements KeyStore {
     >;
   }
 
-  async createGrant(grant: Grant): Promise<boolean> {
-    const created = await this.inner.createGrant(grant);
-    this.grants.deleteWhere(`${grant.keyId}\n`);
-    return created;
+  createGrant(grant: Grant): Promise<boolean> {
+    return this.write(this.inner.createGrant(grant), () => this.grants.deleteWhere(`${grant.keyId}\n`));
   }
   getGrant(grantId: string) {
     return this.inner.getGrant(grantId);
@@ -259,10 +265,8 @@ export class CachingKeyStore implements KeyStore {
       this.inner.grantsFor(keyId, granteePrincipal),
     ) as Promise<Grant[]>;
   }
-  async deleteGrant(grantId: string): Promise<boolean> {
-    const deleted = await this.inner.deleteGrant(grantId);
-    this.grants.clear();
-    return deleted;
+  deleteGrant(grantId: string): Promise<boolean> {
+    return this.write(this.inner.deleteGrant(grantId), () => this.grants.clear());
   }
 
   close() {

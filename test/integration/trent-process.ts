@@ -68,25 +68,42 @@ export async function dropDatabase(url: string): Promise<void> {
 /**
  * Starts the real `trent serve` in a child process on a free port with a fresh data directory
  * (and, on PostgreSQL, a fresh database, dropped at stop), and resolves once it listens.
- * `extraArgs` are passed to `serve`; a `--store` among them overrides the test store.
+ * `extraArgs` are passed to `serve`; a `--store` among them overrides the test store; `nodeArgs`
+ * go to node itself (the bench's profiler passes `--cpu-prof`); a given `dataDir` is used as it is
+ * and kept at stop.
  */
-export async function startTrentProcess(extraArgs: string[] = []): Promise<TrentProcess> {
+export async function startTrentProcess(
+  extraArgs: string[] = [],
+  options: { nodeArgs?: readonly string[]; dataDir?: string } = {},
+): Promise<TrentProcess> {
   const store = testStore();
   const ownDatabase =
     store.kind === "postgres" && !extraArgs.includes("--store") ? await createDatabase(store.serverUrl) : undefined;
   const storeArgs = ownDatabase === undefined ? [] : ["--store", ownDatabase];
   const storeArgIndex = extraArgs.indexOf("--store");
   const storeUrl = ownDatabase ?? (storeArgIndex >= 0 ? extraArgs[storeArgIndex + 1] : undefined);
-  const dataDir = mkdtempSync(join(tmpdir(), "trent-test-"));
-  const env: NodeJS.ProcessEnv = { ...process.env, TRENT_LOG_LEVEL: "info" };
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), "trent-test-"));
+  const env: NodeJS.ProcessEnv = { ...process.env, TRENT_LOG_LEVEL: process.env.TRENT_LOG_LEVEL ?? "info" };
   delete env.TRENT_STORE;
   const child = spawn(
     process.execPath,
-    [CLI, "serve", "--listen", "127.0.0.1:0", "--data", dataDir, "--key-pair-pool", "0", ...storeArgs, ...extraArgs],
+    [
+      ...(options.nodeArgs ?? []),
+      CLI,
+      "serve",
+      "--listen",
+      "127.0.0.1:0",
+      "--data",
+      dataDir,
+      "--key-pair-pool",
+      "0",
+      ...storeArgs,
+      ...extraArgs,
+    ],
     { stdio: ["ignore", "pipe", "inherit"], env },
   );
   const cleanUp = async () => {
-    rmSync(dataDir, { recursive: true, force: true });
+    if (options.dataDir === undefined) rmSync(dataDir, { recursive: true, force: true });
     if (ownDatabase !== undefined) await dropDatabase(ownDatabase);
   };
   let listening: { url: string; accountId: string };

@@ -70,3 +70,40 @@ test("without a change marker, entries expire after their lifetime", async () =>
   await sleep(150);
   assert.equal((await cache.getKey("k-ttl"))?.keyState, "Disabled");
 });
+
+test("a write returns only after afterWrite (the siblings' cache drop) has finished", async () => {
+  const events: string[] = [];
+  const cache = new CachingKeyStore(reader, {
+    ttlMs: 60_000,
+    maxEntries: 100,
+    afterWrite: async () => {
+      events.push("siblings told");
+      await sleep(20);
+      events.push("siblings dropped");
+    },
+  });
+  await cache.createKey(key("k-siblings"), Buffer.alloc(1), []);
+  events.push("create returned");
+  await cache.updateKey("k-siblings", { keyState: "Disabled" });
+  events.push("update returned");
+  assert.deepEqual(events, [
+    "siblings told",
+    "siblings dropped",
+    "create returned",
+    "siblings told",
+    "siblings dropped",
+    "update returned",
+  ]);
+});
+
+test("dropAll forgets what was cached, so a sibling's write is read from the store", async () => {
+  const withoutMarker = Object.assign(Object.create(Object.getPrototypeOf(reader)), reader) as SqliteKeyStore;
+  Object.defineProperty(withoutMarker, "changeMarker", { value: undefined });
+  const cache = new CachingKeyStore(withoutMarker, { ttlMs: 60_000, maxEntries: 100 });
+  await writer.createKey(key("k-drop-all"), Buffer.alloc(1), []);
+  assert.equal((await cache.getKey("k-drop-all"))?.keyState, "Enabled");
+  await writer.updateKey("k-drop-all", { keyState: "Disabled" });
+  assert.equal((await cache.getKey("k-drop-all"))?.keyState, "Enabled", "still cached");
+  cache.dropAll();
+  assert.equal((await cache.getKey("k-drop-all"))?.keyState, "Disabled");
+});

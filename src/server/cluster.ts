@@ -1,0 +1,167 @@
+import cluster, { type Worker } from "node:cluster";
+import {
+  createLogger,
+  prepareDataDirectory,
+  printUsage,
+  type RunningTrent,
+  type SiblingLink,
+  startTrent,
+  type TrentConfig,
+} from "./trent.js";
+
+/** Messages between the primary and its workers, over the cluster's IPC channel. */
+type ClusterMessage =
+  | { readonly type: "hello" }
+  | { readonly type: "welcome" }
+  | { readonly type: "listening"; readonly url: string }
+  | { readonly type: "wrote"; readonly id: string }
+  | { readonly type: "drop-caches"; readonly id: string }
+  | { readonly type: "dropped"; readonly id: string }
+  | { readonly type: "synced"; readonly id: string };
+
+function isClusterMessage(message: unknown): message is ClusterMessage {
+  return typeof message === "object" && message !== null && typeof (message as { type?: unknown }).type === "string";
+}
+
+/**
+ * One node on several cores: the primary initialises the data directory, then forks `workers`
+ * processes that share the listening socket (Node's cluster hands out connections in turn).
+ * Each worker has its own caches; a write in one is acknowledged to its client only after every
+ * sibling has dropped its caches, so a disabled key or a changed policy is in force on the whole
+ * node at once, as it is in a single process. The primary restarts a worker that dies.
+ */
+export async function startCluster(config: TrentConfig, workers: number): Promise<void> {
+  const logger = createLogger(config, { role: "primary" });
+  const prepared = await prepareDataDirectory(config);
+  let stopping = false;
+  let listeningUrl: string | null = null;
+  const listening = new Set<number>();
+  /**
+   * Workers told of every write from now on. A worker opens its store only after it is in this
+   * set (hello, welcome): a write the primary handled before it joined was committed before the
+   * worker could read anything.
+   */
+  const joined = new Set<number>();
+  /** Writes waiting for siblings: id → the writing worker and the siblings yet to drop their caches. */
+  const pending = new Map<string, { origin: Worker; waiting: Set<number> }>();
+
+  const settle = (id: string) => {
+    const entry = pending.get(id);
+    if (entry === undefined || entry.waiting.size > 0) return;
+    pending.delete(id);
+    if (entry.origin.isConnected()) entry.origin.send({ type: "synced", id } satisfies ClusterMessage);
+  };
+
+  const fork = () => cluster.fork({ TRENT_CLUSTER_WORKER: "1" });
+
+  cluster.on("message", (worker, message: unknown) => {
+    if (!isClusterMessage(message)) return;
+    if (message.type === "hello") {
+      joined.add(worker.id);
+      worker.send({ type: "welcome" } satisfies ClusterMessage);
+    } else if (message.type === "wrote") {
+      const siblings = Object.values(cluster.workers ?? {}).filter(
+        (other): other is Worker => other !== undefined && other.id !== worker.id && joined.has(other.id),
+      );
+      pending.set(message.id, { origin: worker, waiting: new Set(siblings.map((sibling) => sibling.id)) });
+      for (const sibling of siblings) sibling.send({ type: "drop-caches", id: message.id } satisfies ClusterMessage);
+      settle(message.id);
+    } else if (message.type === "dropped") {
+      pending.get(message.id)?.waiting.delete(worker.id);
+      settle(message.id);
+    } else if (message.type === "listening") {
+      listening.add(worker.id);
+      if (listeningUrl === null && listening.size === workers) {
+        listeningUrl = message.url;
+        logger.info(
+          { url: message.url, dataDir: config.dataDir, accountId: prepared.accountId, workers },
+          "Trent is listening",
+        );
+        printUsage(message.url, `${config.dataDir}/credentials`, prepared.created);
+      }
+    }
+  });
+
+  cluster.on("exit", (worker, code, signal) => {
+    listening.delete(worker.id);
+    joined.delete(worker.id);
+    for (const [id, entry] of pending) {
+      entry.waiting.delete(worker.id);
+      settle(id);
+    }
+    if (stopping) return;
+    if (listeningUrl === null) {
+      // A worker that cannot start (port taken, store unreachable) would fail again: give up.
+      logger.error({ worker: worker.id, code, signal }, "a worker failed to start; stopping");
+      stopping = true;
+      for (const other of Object.values(cluster.workers ?? {})) other?.process.kill("SIGTERM");
+      process.exitCode = 1;
+      return;
+    }
+    logger.error({ worker: worker.id, code, signal }, "a worker exited; starting another");
+    fork();
+  });
+
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, "stopping");
+    for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill("SIGTERM");
+  };
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+  for (let i = 0; i < workers; i++) fork();
+}
+
+/** True in a process the cluster primary forked. */
+export function isClusterWorker(): boolean {
+  return cluster.isWorker && process.env.TRENT_CLUSTER_WORKER === "1";
+}
+
+/** Serves as one worker of the node, talking to its siblings through the primary. */
+export async function startClusterWorker(config: TrentConfig): Promise<RunningTrent> {
+  const waiting = new Map<string, () => void>();
+  let dropCaches: () => void = () => undefined;
+  let nextId = 0;
+  const siblings: SiblingLink = {
+    dropSiblingCaches: () =>
+      new Promise<void>((resolve) => {
+        if (!process.connected) return resolve();
+        const id = `${process.pid}:${nextId++}`;
+        waiting.set(id, resolve);
+        process.send?.({ type: "wrote", id } satisfies ClusterMessage);
+      }),
+    onSiblingWrite: (handler) => {
+      dropCaches = handler;
+    },
+  };
+  process.on("message", (message: unknown) => {
+    if (!isClusterMessage(message)) return;
+    if (message.type === "drop-caches") {
+      dropCaches();
+      process.send?.({ type: "dropped", id: message.id } satisfies ClusterMessage);
+    } else if (message.type === "synced") {
+      waiting.get(message.id)?.();
+      waiting.delete(message.id);
+    }
+  });
+  await new Promise<void>((resolve) => {
+    const welcome = (message: unknown) => {
+      if (!isClusterMessage(message) || message.type !== "welcome") return;
+      process.off("message", welcome);
+      resolve();
+    };
+    process.on("message", welcome);
+    process.send?.({ type: "hello" } satisfies ClusterMessage);
+  });
+  const logger = createLogger(config, { worker: cluster.worker?.id });
+  const trent = await startTrent(config, { siblings, logger });
+  process.send?.({ type: "listening", url: trent.url } satisfies ClusterMessage);
+  // Without the primary no sibling can be told of a write: stop rather than serve stale caches.
+  process.once("disconnect", () => {
+    logger.error("lost the cluster primary; stopping");
+    for (const resolve of waiting.values()) resolve();
+    trent.close().finally(() => process.exit(1));
+  });
+  return trent;
+}
