@@ -66,7 +66,13 @@ export function sendSigned(url: string, signed: SignedRequest): Promise<{ status
 /** What one load run sends; plain JSON, so it can be handed to a load process. */
 export interface LoadJob {
   readonly url: string;
-  readonly request: SignedRequest;
+  /** The one request replayed, unless `signEach` is given. */
+  readonly request?: SignedRequest;
+  /**
+   * Many requests instead of one: the load process signs one per input before the run (not
+   * measured) and sends a randomly chosen one each time, e.g. to spread load over many keys.
+   */
+  readonly signEach?: { readonly target: Target; readonly operation: string; readonly inputs: readonly unknown[] };
   readonly connections: number;
   /** Sent and not measured first, in the same load process, to warm up both ends. */
   readonly warmUpMs?: number;
@@ -148,6 +154,19 @@ function parseResponse(buffered: Buffer, ended: boolean): { response: Response; 
   };
 }
 
+/** The job's requests, serialized once: its one `request`, or one signed request per `signEach` input. */
+export async function prepareRequests(job: LoadJob): Promise<Buffer[]> {
+  const url = new URL(job.url);
+  if (job.signEach !== undefined) {
+    const { target, operation, inputs } = job.signEach;
+    const requests: Buffer[] = [];
+    for (const input of inputs) requests.push(serialize(url, await signKmsRequest(target, operation, input)));
+    return requests;
+  }
+  if (job.request === undefined) throw new Error("a load job needs a request or signEach");
+  return [serialize(url, job.request)];
+}
+
 /** A keep-alive connection that hands out responses one at a time, in order. */
 class Connection {
   private buffered: Buffer = Buffer.alloc(0);
@@ -214,11 +233,15 @@ class Connection {
  * connections is reconnected to, and the connect time counts in that request's latency.
  * Runs in the load process (load-worker.ts), never beside a server.
  */
-export async function runLoad(job: LoadJob): Promise<LoadResult> {
+export async function runLoad(job: LoadJob, prepared?: readonly Buffer[]): Promise<LoadResult> {
   const url = new URL(job.url);
   const host = url.hostname;
   const port = Number(url.port);
-  const request = serialize(url, job.request);
+  const requests = prepared ?? (await prepareRequests(job));
+  const pick =
+    requests.length === 1
+      ? () => requests[0] as Buffer
+      : () => requests[Math.floor(Math.random() * requests.length)] as Buffer;
   const latencies: number[] = [];
   const open = new Set<Connection>();
   let errors = 0;
@@ -253,7 +276,7 @@ export async function runLoad(job: LoadJob): Promise<LoadResult> {
             connectionsOpened++;
             open.add(connection);
           }
-          const response = await connection.send(request);
+          const response = await connection.send(pick());
           if (response.status === 200) latencies.push(performance.now() - start);
           else failed(`HTTP ${response.status}: ${response.body.toString("utf8", 0, 300)}`);
           if (response.close) connection.socket.destroy();

@@ -4,7 +4,8 @@
  * GenerateDataKey / Decrypt throughput on PostgreSQL versus SQLite. Each figure is measured side
  * by side with its baseline in the same run, against real Trent processes; and Trent's throughput
  * per operation against a bare node:http ceiling and moto_server (baselines.ts).
- * `BENCH_ONLY=keypairs`, `stores` or `baselines` (or several, comma-separated) selects sections.
+ * GenerateDataKey over 100,000 keys against one hot key (scale.ts).
+ * `BENCH_ONLY=keypairs`, `stores`, `baselines` or `scale` (or several, comma-separated) selects sections.
  */
 import { Agent } from "node:http";
 import { loadavg } from "node:os";
@@ -20,6 +21,7 @@ import { NodeHttpHandler } from "@smithy/node-http-handler";
 import { startTrentProcess, type TrentProcess } from "../test/integration/trent-process.js";
 import { startPostgres } from "../test/support/postgres-server.js";
 import { baselineSection } from "./baselines.js";
+import { scaleSection } from "./scale.js";
 import { type SignedRequest, signKmsRequest } from "./load.js";
 import { runLoadInChildProcess } from "./load-process.js";
 
@@ -66,7 +68,7 @@ async function poolAvailable(trent: TrentProcess, spec: string): Promise<number>
   return Number(new RegExp(`trent_key_pair_pool_available\\{spec="${spec}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
 }
 
-const SECTIONS = ["keypairs", "stores", "baselines"] as const;
+const SECTIONS = ["keypairs", "stores", "baselines", "scale"] as const;
 
 /** The other processes on the machine compete for its cores: say how busy it was. */
 function loadAverage(): string {
@@ -87,6 +89,7 @@ async function main(): Promise<void> {
   if (selected("keypairs")) await keyPairSection();
   if (selected("stores")) await storeSection();
   if (selected("baselines")) await baselineSection();
+  if (selected("scale")) await scaleSection();
   process.stdout.write(
     `\nDone in ${((performance.now() - start) / 1000).toFixed(0)} s; load average ${loadAverage()}\n`,
   );
