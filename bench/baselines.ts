@@ -203,7 +203,8 @@ function printTable(rows: Map<Operation, Row>): void {
       `${`${operation.label}${operation.fromPool ? "*" : ""}`.padEnd(32)} ${rate(row.trent).padStart(11)} ${ms(trent?.p50 ?? null).padStart(8)} ${ms(trent?.p99 ?? null).padStart(8)} ${errors.padStart(7)} ${rate(row.ceiling).padStart(13)} ${rate(row.moto).padStart(10)} ${ratio(row.trent, row.ceiling, (r) => `${(r * 100).toFixed(0)}%`).padStart(13)} ${ratio(row.trent, row.moto, (r) => `${r.toFixed(1)}x`).padStart(10)} ${rate(row.twoWorkers).padStart(9)} ${ratio(row.twoWorkers, row.ceiling, (r) => `${(r * 100).toFixed(0)}%`).padStart(10)}\n`,
     );
     for (const [server, outcome] of Object.entries(row)) {
-      if ("skipped" in outcome && server !== "twoWorkers") notes.add(`${server}, ${operation.label}: skipped, ${outcome.skipped}`);
+      if ("skipped" in outcome && server !== "twoWorkers")
+        notes.add(`${server}, ${operation.label}: skipped, ${outcome.skipped}`);
     }
   }
   const pools = (Object.keys(POOL_DEPTH) as PoolSpec[]).filter((spec) => OPERATIONS.some((o) => o.fromPool === spec));

@@ -21,9 +21,9 @@ import { NodeHttpHandler } from "@smithy/node-http-handler";
 import { startTrentProcess, type TrentProcess } from "../test/integration/trent-process.js";
 import { startPostgres } from "../test/support/postgres-server.js";
 import { baselineSection } from "./baselines.js";
-import { scaleSection } from "./scale.js";
 import { type SignedRequest, signKmsRequest } from "./load.js";
 import { runLoadInChildProcess } from "./load-process.js";
+import { scaleSection } from "./scale.js";
 
 const POOL_DEPTH = Number(process.env.BENCH_RSA4096_POOL ?? 24);
 const ON_DEMAND_SAMPLES = Number(process.env.BENCH_RSA4096_ON_DEMAND ?? 8);
