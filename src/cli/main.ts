@@ -128,6 +128,7 @@ program
       allowSm2: options.sm2 !== false,
       logLevel: options.logLevel,
       deletionSweepMs: 60_000,
+      rotationSweepMs: 60_000,
     };
     const workers = typeof options.workers === "string" ? parseWorkers(options.workers) : options.workers;
     if (isClusterWorker()) {

@@ -22,11 +22,17 @@ export class BackingKeys {
     private readonly maxCached = 10_000,
   ) {}
 
-  async create(keyId: string, version: number): Promise<{ plaintext: Buffer; wrapped: Buffer }> {
+  /**
+   * A new backing key for `version` of a key, wrapped for the store. Not cached: until the store
+   * has accepted it (a concurrent rotation elsewhere may win instead), it is not that version.
+   */
+  async create(keyId: string, version: number): Promise<Buffer> {
     const plaintext = randomBytes(BACKING_KEY_BYTES);
-    const wrapped = await this.root.wrap(plaintext, wrapContext(keyId, version));
-    this.remember(`${keyId}/${version}`, plaintext);
-    return { plaintext, wrapped };
+    try {
+      return await this.root.wrap(plaintext, wrapContext(keyId, version));
+    } finally {
+      plaintext.fill(0);
+    }
   }
 
   /** The plaintext backing key, or undefined when that key version does not exist. */

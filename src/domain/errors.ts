@@ -21,6 +21,7 @@ function kmsError(code: string, status = 400) {
 }
 
 export class AccessDeniedException extends kmsError("AccessDeniedException") {}
+export class ConflictException extends kmsError("ConflictException") {}
 export class AlreadyExistsException extends kmsError("AlreadyExistsException") {}
 export class DependencyTimeoutException extends kmsError("DependencyTimeoutException", 503) {}
 export class DisabledException extends kmsError("DisabledException") {}

@@ -24,6 +24,20 @@ export interface KmsKey {
   policy: string;
   /** The newest backing-key version; ciphertexts name the version they were made with. */
   currentVersion: number;
+  /** Days between automatic rotations; null while automatic rotation is off. */
+  rotationPeriodInDays: number | null;
+  /** When automatic rotation is next due; null while it is off. Kept while the key is disabled or pending deletion. */
+  nextRotationDate: Date | null;
+}
+
+export type RotationType = "AUTOMATIC" | "ON_DEMAND";
+
+/** One version of a key's backing key, as ListKeyRotations reports it. */
+export interface KeyMaterialVersion {
+  readonly version: number;
+  readonly createdAt: Date;
+  /** How the version came to be; null for the key's first material. */
+  readonly rotationType: RotationType | null;
 }
 
 export interface Tag {

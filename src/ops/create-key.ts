@@ -54,11 +54,13 @@ export const createKey: Operation<CreateKeyRequest, CreateKeyResponse> = async (
     pendingDeletionWindowInDays: null,
     policy: input.Policy ?? defaultKeyPolicy(caller.accountId),
     currentVersion: FIRST_KEY_VERSION,
+    rotationPeriodInDays: null,
+    nextRotationDate: null,
   };
   if (input.Policy !== undefined)
     await checkKeyPolicy(context, key, input.Policy, input.BypassPolicyLockoutSafetyCheck);
-  const material = await services.backingKeys.create(key.keyId, key.currentVersion);
-  await services.store.createKey(key, material.wrapped, tags);
+  const wrappedMaterial = await services.backingKeys.create(key.keyId, key.currentVersion);
+  await services.store.createKey(key, wrappedMaterial, tags);
   return { KeyMetadata: describeKey(key) };
 };
 

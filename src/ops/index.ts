@@ -7,7 +7,9 @@ import { decrypt } from "./decrypt.js";
 import { deleteAlias } from "./delete-alias.js";
 import { describeKey } from "./describe-key.js";
 import { disableKey } from "./disable-key.js";
+import { disableKeyRotation } from "./disable-key-rotation.js";
 import { enableKey } from "./enable-key.js";
+import { enableKeyRotation } from "./enable-key-rotation.js";
 import { encrypt } from "./encrypt.js";
 import { generateDataKey } from "./generate-data-key.js";
 import { generateDataKeyPair } from "./generate-data-key-pair.js";
@@ -15,9 +17,11 @@ import { generateDataKeyPairWithoutPlaintext } from "./generate-data-key-pair-wi
 import { generateDataKeyWithoutPlaintext } from "./generate-data-key-without-plaintext.js";
 import { generateRandom } from "./generate-random.js";
 import { getKeyPolicy } from "./get-key-policy.js";
+import { getKeyRotationStatus } from "./get-key-rotation-status.js";
 import { listAliases } from "./list-aliases.js";
 import { listGrants } from "./list-grants.js";
 import { listKeyPolicies } from "./list-key-policies.js";
+import { listKeyRotations } from "./list-key-rotations.js";
 import { listKeys } from "./list-keys.js";
 import { listResourceTags } from "./list-resource-tags.js";
 import { listRetirableGrants } from "./list-retirable-grants.js";
@@ -25,6 +29,7 @@ import { putKeyPolicy } from "./put-key-policy.js";
 import { reEncrypt } from "./re-encrypt.js";
 import { retireGrant } from "./retire-grant.js";
 import { revokeGrant } from "./revoke-grant.js";
+import { rotateKeyOnDemand } from "./rotate-key-on-demand.js";
 import { scheduleKeyDeletion } from "./schedule-key-deletion.js";
 import { tagResource } from "./tag-resource.js";
 import { untagResource } from "./untag-resource.js";
@@ -45,7 +50,9 @@ export const KMS_OPERATIONS: Readonly<Record<string, Operation<any, unknown>>> =
   DeleteAlias: deleteAlias,
   DescribeKey: describeKey,
   DisableKey: disableKey,
+  DisableKeyRotation: disableKeyRotation,
   EnableKey: enableKey,
+  EnableKeyRotation: enableKeyRotation,
   Encrypt: encrypt,
   GenerateDataKey: generateDataKey,
   GenerateDataKeyPair: generateDataKeyPair,
@@ -53,9 +60,11 @@ export const KMS_OPERATIONS: Readonly<Record<string, Operation<any, unknown>>> =
   GenerateDataKeyWithoutPlaintext: generateDataKeyWithoutPlaintext,
   GenerateRandom: generateRandom,
   GetKeyPolicy: getKeyPolicy,
+  GetKeyRotationStatus: getKeyRotationStatus,
   ListAliases: listAliases,
   ListGrants: listGrants,
   ListKeyPolicies: listKeyPolicies,
+  ListKeyRotations: listKeyRotations,
   ListKeys: listKeys,
   ListResourceTags: listResourceTags,
   ListRetirableGrants: listRetirableGrants,
@@ -63,6 +72,7 @@ export const KMS_OPERATIONS: Readonly<Record<string, Operation<any, unknown>>> =
   ReEncrypt: reEncrypt,
   RetireGrant: retireGrant,
   RevokeGrant: revokeGrant,
+  RotateKeyOnDemand: rotateKeyOnDemand,
   ScheduleKeyDeletion: scheduleKeyDeletion,
   TagResource: tagResource,
   UntagResource: untagResource,

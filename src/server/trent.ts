@@ -11,6 +11,7 @@ import { KeyPairPool } from "../crypto/key-pair-pool.js";
 import { userArn } from "../domain/principal.js";
 import type { Services } from "../ops/context.js";
 import { deleteDueKeys } from "../ops/delete-due-keys.js";
+import { rotateDueKeys } from "../ops/rotate-due-keys.js";
 import { PolicyAuthorizer } from "../policy/policy-authorizer.js";
 import { AwsJsonEdge } from "../protocol/aws/aws-json-edge.js";
 import { KeyFileRoot, RootKeyError } from "../root/key-file-root.js";
@@ -38,6 +39,8 @@ export interface TrentConfig {
   readonly allowSm2: boolean;
   readonly logLevel: string;
   readonly deletionSweepMs: number;
+  /** How often the automatic-rotation scheduler looks for due keys. */
+  readonly rotationSweepMs: number;
 }
 
 export interface DataDirectory {
@@ -226,6 +229,17 @@ export async function startTrent(
   await sweep();
   const sweeper = setInterval(sweep, config.deletionSweepMs);
   sweeper.unref();
+  const rotateDue = async () => {
+    try {
+      const rotated = await rotateDueKeys(services);
+      if (rotated > 0) logger.info({ rotated }, "rotated keys whose automatic rotation was due");
+    } catch (error) {
+      logger.error({ err: error }, "automatic key rotation failed");
+    }
+  };
+  await rotateDue();
+  const rotator = setInterval(rotateDue, config.rotationSweepMs);
+  rotator.unref();
 
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -244,6 +258,7 @@ export async function startTrent(
     logger,
     async close() {
       clearInterval(sweeper);
+      clearInterval(rotator);
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();

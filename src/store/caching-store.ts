@@ -1,6 +1,16 @@
 import type { KeyState } from "@aws-sdk/client-kms";
-import type { KmsKey, Tag } from "../domain/key.js";
-import type { AccessKey, Alias, Grant, IdentityPolicy, KeyChanges, KeyStore, Page, Principal } from "./store.js";
+import type { KmsKey, RotationType, Tag } from "../domain/key.js";
+import type {
+  AccessKey,
+  Alias,
+  Grant,
+  IdentityPolicy,
+  KeyChanges,
+  KeyRotation,
+  KeyStore,
+  Page,
+  Principal,
+} from "./store.js";
 
 export interface CacheOptions {
   /** How long a read may be served from memory. Other nodes' changes are seen within this bound. */
@@ -167,6 +177,18 @@ export class CachingKeyStore implements KeyStore {
   }
   getKeyMaterial(keyId: string, version: number) {
     return this.inner.getKeyMaterial(keyId, version);
+  }
+  rotateKey(rotation: KeyRotation): Promise<boolean> {
+    return this.write(this.inner.rotateKey(rotation), () => this.forgetKey(rotation.keyId));
+  }
+  listKeyMaterial(keyId: string, after: number, limit: number) {
+    return this.inner.listKeyMaterial(keyId, after, limit);
+  }
+  countRotations(keyId: string, rotationType: RotationType) {
+    return this.inner.countRotations(keyId, rotationType);
+  }
+  keysDueForRotation(now: Date, limit: number) {
+    return this.inner.keysDueForRotation(now, limit);
   }
 
   createAlias(alias: Alias): Promise<boolean> {

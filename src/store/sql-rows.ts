@@ -1,4 +1,4 @@
-import type { KmsKey } from "../domain/key.js";
+import type { KeyMaterialVersion, KmsKey, RotationType } from "../domain/key.js";
 import type { AccessKey, Alias, Grant, GrantConstraints, KeyChanges, Page } from "./store.js";
 
 /**
@@ -20,6 +20,14 @@ export interface KeyRow {
   pending_window_days: number | null;
   policy: string;
   current_version: number;
+  rotation_period_days: number | null;
+  next_rotation_date: Millis | null;
+}
+
+export interface KeyMaterialRow {
+  version: number;
+  created_at: Millis;
+  rotation_type: string | null;
 }
 
 export interface AliasRow {
@@ -67,6 +75,16 @@ export function toKey(row: KeyRow): KmsKey {
     pendingDeletionWindowInDays: row.pending_window_days,
     policy: row.policy,
     currentVersion: row.current_version,
+    rotationPeriodInDays: row.rotation_period_days,
+    nextRotationDate: row.next_rotation_date === null ? null : date(row.next_rotation_date),
+  };
+}
+
+export function toKeyMaterialVersion(row: KeyMaterialRow): KeyMaterialVersion {
+  return {
+    version: row.version,
+    createdAt: date(row.created_at),
+    rotationType: row.rotation_type as RotationType | null,
   };
 }
 
@@ -116,4 +134,45 @@ export const KEY_CHANGE_COLUMNS: Record<keyof KeyChanges, string> = {
   deletionDate: "deletion_date",
   pendingDeletionWindowInDays: "pending_window_days",
   policy: "policy",
+  rotationPeriodInDays: "rotation_period_days",
+  nextRotationDate: "next_rotation_date",
 };
+
+/** The columns of `keys`, in the order INSERT lists them. */
+export const KEY_COLUMNS = [
+  "key_id",
+  "account_id",
+  "region",
+  "created_at",
+  "description",
+  "key_spec",
+  "key_usage",
+  "origin",
+  "key_state",
+  "deletion_date",
+  "pending_window_days",
+  "policy",
+  "current_version",
+  "rotation_period_days",
+  "next_rotation_date",
+] as const;
+
+export function keyRowValues(key: KmsKey): Record<(typeof KEY_COLUMNS)[number], unknown> {
+  return {
+    key_id: key.keyId,
+    account_id: key.accountId,
+    region: key.region,
+    created_at: key.createdAt.getTime(),
+    description: key.description,
+    key_spec: key.keySpec,
+    key_usage: key.keyUsage,
+    origin: key.origin,
+    key_state: key.keyState,
+    deletion_date: key.deletionDate?.getTime() ?? null,
+    pending_window_days: key.pendingDeletionWindowInDays,
+    policy: key.policy,
+    current_version: key.currentVersion,
+    rotation_period_days: key.rotationPeriodInDays,
+    next_rotation_date: key.nextRotationDate?.getTime() ?? null,
+  };
+}

@@ -1,5 +1,5 @@
 import type { KeyState } from "@aws-sdk/client-kms";
-import type { KmsKey, Tag } from "../domain/key.js";
+import type { KeyMaterialVersion, KmsKey, RotationType, Tag } from "../domain/key.js";
 
 export interface Alias {
   readonly accountId: string;
@@ -26,8 +26,29 @@ export interface AccessKey {
 }
 
 export type KeyChanges = Partial<
-  Pick<KmsKey, "description" | "keyState" | "deletionDate" | "pendingDeletionWindowInDays" | "policy">
+  Pick<
+    KmsKey,
+    | "description"
+    | "keyState"
+    | "deletionDate"
+    | "pendingDeletionWindowInDays"
+    | "policy"
+    | "rotationPeriodInDays"
+    | "nextRotationDate"
+  >
 >;
+
+/** A new backing-key version, written only if the key is still at `fromVersion` (and, for automatic rotation, due). */
+export interface KeyRotation {
+  readonly keyId: string;
+  readonly fromVersion: number;
+  /** The new version's backing key, wrapped under the root of trust for version `fromVersion + 1`. */
+  readonly wrappedMaterial: Buffer;
+  readonly rotationType: RotationType;
+  readonly rotatedAt: Date;
+  /** Automatic rotation only: the key must be Enabled with its rotation due by `rotatedAt`; this becomes the next due date. */
+  readonly nextRotationDate?: Date;
+}
 
 export interface IdentityPolicy {
   readonly principalArn: string;
@@ -82,6 +103,16 @@ export interface KeyStore {
   deleteKeyIfDue(keyId: string, now: Date): Promise<boolean>;
   keysDueForDeletion(now: Date): Promise<string[]>;
   getKeyMaterial(keyId: string, version: number): Promise<Buffer | undefined>;
+  /**
+   * Adds the next backing-key version and makes it current, in one transaction, unless another
+   * rotation (on any node) got there first: returns whether this one was written.
+   */
+  rotateKey(rotation: KeyRotation): Promise<boolean>;
+  /** A key's backing-key versions in ascending order, after version `after`. */
+  listKeyMaterial(keyId: string, after: number, limit: number): Promise<Page<KeyMaterialVersion>>;
+  countRotations(keyId: string, rotationType: RotationType): Promise<number>;
+  /** Enabled keys whose automatic rotation is due at `now`. */
+  keysDueForRotation(now: Date, limit: number): Promise<string[]>;
 
   /** Returns false, writing nothing, when the alias name is taken. */
   createAlias(alias: Alias): Promise<boolean>;

@@ -27,6 +27,8 @@ function key(keyId: string): KmsKey {
     pendingDeletionWindowInDays: null,
     policy: "{}",
     currentVersion: 1,
+    rotationPeriodInDays: null,
+    nextRotationDate: null,
   };
 }
 

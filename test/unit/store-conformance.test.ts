@@ -41,6 +41,8 @@ function newKey(fields: Partial<KmsKey> = {}): KmsKey {
     pendingDeletionWindowInDays: null,
     policy: '{"Version":"2012-10-17"}',
     currentVersion: 1,
+    rotationPeriodInDays: null,
+    nextRotationDate: null,
     ...fields,
   };
 }

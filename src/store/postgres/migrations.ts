@@ -94,6 +94,13 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
     )
     .join("\n  ")}
   `,
+  // Rotation: the automatic schedule per key, and how each backing-key version came to be.
+  `
+  ALTER TABLE keys ADD COLUMN rotation_period_days integer;
+  ALTER TABLE keys ADD COLUMN next_rotation_date bigint;
+  CREATE INDEX keys_by_next_rotation ON keys(next_rotation_date) WHERE next_rotation_date IS NOT NULL;
+  ALTER TABLE key_material ADD COLUMN rotation_type text;
+  `,
 ];
 
 /** The advisory lock that serializes migrations: any number all nodes agree on (ASCII "trent"). */

@@ -1,19 +1,33 @@
 import type { KeyState } from "@aws-sdk/client-kms";
 import pg from "pg";
-import type { KmsKey, Tag } from "../../domain/key.js";
+import type { KeyMaterialVersion, KmsKey, RotationType, Tag } from "../../domain/key.js";
 import {
   type AccessKeyRow,
   type AliasRow,
   type GrantRow,
   KEY_CHANGE_COLUMNS,
+  KEY_COLUMNS,
+  type KeyMaterialRow,
   type KeyRow,
+  keyRowValues,
   page,
   toAccessKey,
   toAlias,
   toGrant,
   toKey,
+  toKeyMaterialVersion,
 } from "../sql-rows.js";
-import type { AccessKey, Alias, Grant, IdentityPolicy, KeyChanges, KeyStore, Page, Principal } from "../store.js";
+import type {
+  AccessKey,
+  Alias,
+  Grant,
+  IdentityPolicy,
+  KeyChanges,
+  KeyRotation,
+  KeyStore,
+  Page,
+  Principal,
+} from "../store.js";
 import { StoreUnavailableError } from "../store-errors.js";
 import { isConnectionFailure } from "./connection-failure.js";
 import { migrate } from "./migrations.js";
@@ -142,7 +156,7 @@ export class PostgresKeyStore implements KeyStore {
     return (await this.query(sql, params)).rowCount === 1;
   }
 
-  private async transaction(work: (client: pg.PoolClient) => Promise<void>): Promise<void> {
+  private async transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     let client: pg.PoolClient;
     try {
       client = await this.pool.connect();
@@ -155,8 +169,9 @@ export class PostgresKeyStore implements KeyStore {
     let broken = false;
     try {
       await client.query("BEGIN");
-      await work(client);
+      const result = await work(client);
       await client.query("COMMIT");
+      return result;
     } catch (error) {
       broken = isConnectionFailure(error);
       // On a dead or hung connection a ROLLBACK would wait out another timeout; the discarded
@@ -196,27 +211,15 @@ export class PostgresKeyStore implements KeyStore {
 
   async createKey(key: KmsKey, wrappedMaterial: Buffer, tags: readonly Tag[]): Promise<void> {
     await this.transaction(async (client) => {
-      await client.query("INSERT INTO keys VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)", [
-        key.keyId,
-        key.accountId,
-        key.region,
-        key.createdAt.getTime(),
-        key.description,
-        key.keySpec,
-        key.keyUsage,
-        key.origin,
-        key.keyState,
-        key.deletionDate?.getTime() ?? null,
-        key.pendingDeletionWindowInDays,
-        key.policy,
-        key.currentVersion,
-      ]);
-      await client.query("INSERT INTO key_material (key_id, version, wrapped, created_at) VALUES ($1, $2, $3, $4)", [
-        key.keyId,
-        key.currentVersion,
-        wrappedMaterial,
-        key.createdAt.getTime(),
-      ]);
+      const row = keyRowValues(key);
+      await client.query(
+        `INSERT INTO keys (${KEY_COLUMNS.join(", ")}) VALUES (${KEY_COLUMNS.map((_, i) => `$${i + 1}`).join(", ")})`,
+        KEY_COLUMNS.map((column) => row[column]),
+      );
+      await client.query(
+        "INSERT INTO key_material (key_id, version, wrapped, created_at, rotation_type) VALUES ($1, $2, $3, $4, NULL)",
+        [key.keyId, key.currentVersion, wrappedMaterial, key.createdAt.getTime()],
+      );
       if (tags.length > 0) await client.query(PUT_TAGS, putTagsParams(key.keyId, tags));
     });
   }
@@ -274,6 +277,58 @@ export class PostgresKeyStore implements KeyStore {
       [keyId, version],
     );
     return rows[0]?.wrapped;
+  }
+
+  async rotateKey(rotation: KeyRotation): Promise<boolean> {
+    const { keyId, fromVersion, rotatedAt, nextRotationDate } = rotation;
+    return this.transaction(async (client) => {
+      // The row lock taken by this UPDATE makes a concurrent rotation on another node wait, then
+      // find current_version moved on and update nothing.
+      const advanced =
+        nextRotationDate === undefined
+          ? await client.query(
+              "UPDATE keys SET current_version = current_version + 1 WHERE key_id = $1 AND current_version = $2",
+              [keyId, fromVersion],
+            )
+          : await client.query(
+              `UPDATE keys SET current_version = current_version + 1, next_rotation_date = $4
+               WHERE key_id = $1 AND current_version = $2 AND key_state = 'Enabled'
+               AND rotation_period_days IS NOT NULL AND next_rotation_date <= $3`,
+              [keyId, fromVersion, rotatedAt.getTime(), nextRotationDate.getTime()],
+            );
+      if (advanced.rowCount !== 1) return false;
+      await client.query(
+        "INSERT INTO key_material (key_id, version, wrapped, created_at, rotation_type) VALUES ($1, $2, $3, $4, $5)",
+        [keyId, fromVersion + 1, rotation.wrappedMaterial, rotatedAt.getTime(), rotation.rotationType],
+      );
+      return true;
+    });
+  }
+
+  async listKeyMaterial(keyId: string, after: number, limit: number): Promise<Page<KeyMaterialVersion>> {
+    const rows = await this.rows<KeyMaterialRow>(
+      `SELECT version, created_at, rotation_type FROM key_material WHERE key_id = $1 AND version > $2
+       ORDER BY version LIMIT $3`,
+      [keyId, after, limit + 1],
+    );
+    return page(rows.map(toKeyMaterialVersion), limit, (material) => String(material.version));
+  }
+
+  async countRotations(keyId: string, rotationType: RotationType): Promise<number> {
+    const rows = await this.rows<{ count: string }>(
+      "SELECT count(*) AS count FROM key_material WHERE key_id = $1 AND rotation_type = $2",
+      [keyId, rotationType],
+    );
+    return Number(rows[0]?.count ?? 0);
+  }
+
+  async keysDueForRotation(now: Date, limit: number): Promise<string[]> {
+    const rows = await this.rows<{ key_id: string }>(
+      `SELECT key_id FROM keys WHERE next_rotation_date IS NOT NULL AND next_rotation_date <= $1
+       AND key_state = 'Enabled' AND rotation_period_days IS NOT NULL ORDER BY next_rotation_date LIMIT $2`,
+      [now.getTime(), limit],
+    );
+    return rows.map((row) => row.key_id);
   }
 
   async createAlias(alias: Alias): Promise<boolean> {

@@ -76,4 +76,11 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   CREATE INDEX grants_by_retiring_principal ON grants(retiring_principal, grant_id);
   CREATE UNIQUE INDEX grants_by_name ON grants(key_id, name) WHERE name IS NOT NULL;
   `,
+  // Rotation: the automatic schedule per key, and how each backing-key version came to be.
+  `
+  ALTER TABLE keys ADD COLUMN rotation_period_days INTEGER;
+  ALTER TABLE keys ADD COLUMN next_rotation_date INTEGER;
+  CREATE INDEX keys_by_next_rotation ON keys(next_rotation_date) WHERE next_rotation_date IS NOT NULL;
+  ALTER TABLE key_material ADD COLUMN rotation_type TEXT;
+  `,
 ];

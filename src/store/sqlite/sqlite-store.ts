@@ -2,39 +2,35 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import type { KeyState } from "@aws-sdk/client-kms";
 import Database from "better-sqlite3";
-import type { KmsKey, Tag } from "../../domain/key.js";
+import type { KeyMaterialVersion, KmsKey, RotationType, Tag } from "../../domain/key.js";
 import {
   type AccessKeyRow,
   type AliasRow,
   type GrantRow,
   KEY_CHANGE_COLUMNS,
+  KEY_COLUMNS,
+  type KeyMaterialRow,
   type KeyRow,
+  keyRowValues,
   page,
   toAccessKey,
   toAlias,
   toGrant,
   toKey,
+  toKeyMaterialVersion,
 } from "../sql-rows.js";
-import type { AccessKey, Alias, Grant, IdentityPolicy, KeyChanges, KeyStore, Page, Principal } from "../store.js";
+import type {
+  AccessKey,
+  Alias,
+  Grant,
+  IdentityPolicy,
+  KeyChanges,
+  KeyRotation,
+  KeyStore,
+  Page,
+  Principal,
+} from "../store.js";
 import { SQLITE_MIGRATIONS } from "./migrations.js";
-
-function keyParams(key: KmsKey) {
-  return {
-    key_id: key.keyId,
-    account_id: key.accountId,
-    region: key.region,
-    created_at: key.createdAt.getTime(),
-    description: key.description,
-    key_spec: key.keySpec,
-    key_usage: key.keyUsage,
-    origin: key.origin,
-    key_state: key.keyState,
-    deletion_date: key.deletionDate?.getTime() ?? null,
-    pending_window_days: key.pendingDeletionWindowInDays,
-    policy: key.policy,
-    current_version: key.currentVersion,
-  };
-}
 
 /** The embedded default store: one SQLite file in WAL mode with fully synchronous commits. */
 export class SqliteKeyStore implements KeyStore {
@@ -60,10 +56,30 @@ export class SqliteKeyStore implements KeyStore {
       ),
       initMeta: db.prepare("INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING"),
       insertKey: db.prepare(
-        `INSERT INTO keys VALUES (:key_id, :account_id, :region, :created_at, :description, :key_spec,
-         :key_usage, :origin, :key_state, :deletion_date, :pending_window_days, :policy, :current_version)`,
+        `INSERT INTO keys (${KEY_COLUMNS.join(", ")}) VALUES (${KEY_COLUMNS.map((column) => `:${column}`).join(", ")})`,
       ),
-      insertMaterial: db.prepare("INSERT INTO key_material (key_id, version, wrapped, created_at) VALUES (?, ?, ?, ?)"),
+      insertMaterial: db.prepare(
+        "INSERT INTO key_material (key_id, version, wrapped, created_at, rotation_type) VALUES (?, ?, ?, ?, ?)",
+      ),
+      advanceVersion: db.prepare(
+        "UPDATE keys SET current_version = current_version + 1 WHERE key_id = ? AND current_version = ?",
+      ),
+      advanceDueVersion: db.prepare(
+        `UPDATE keys SET current_version = current_version + 1, next_rotation_date = :next
+         WHERE key_id = :key_id AND current_version = :from AND key_state = 'Enabled'
+         AND rotation_period_days IS NOT NULL AND next_rotation_date <= :now`,
+      ),
+      listMaterial: db.prepare<[string, number, number], KeyMaterialRow>(
+        `SELECT version, created_at, rotation_type FROM key_material WHERE key_id = ? AND version > ?
+         ORDER BY version LIMIT ?`,
+      ),
+      countRotations: db
+        .prepare<[string, string], number>("SELECT count(*) FROM key_material WHERE key_id = ? AND rotation_type = ?")
+        .pluck(),
+      dueForRotation: db.prepare<[number, number], { key_id: string }>(
+        `SELECT key_id FROM keys WHERE next_rotation_date IS NOT NULL AND next_rotation_date <= ?
+         AND key_state = 'Enabled' AND rotation_period_days IS NOT NULL ORDER BY next_rotation_date LIMIT ?`,
+      ),
       getKey: db.prepare<[string], KeyRow>("SELECT * FROM keys WHERE key_id = ?"),
       listKeys: db.prepare<[string, string, string, number], KeyRow>(
         "SELECT * FROM keys WHERE account_id = ? AND region = ? AND key_id > ? ORDER BY key_id LIMIT ?",
@@ -172,8 +188,8 @@ export class SqliteKeyStore implements KeyStore {
 
   async createKey(key: KmsKey, wrappedMaterial: Buffer, tags: readonly Tag[]): Promise<void> {
     this.db.transaction(() => {
-      this.statements.insertKey.run(keyParams(key));
-      this.statements.insertMaterial.run(key.keyId, key.currentVersion, wrappedMaterial, key.createdAt.getTime());
+      this.statements.insertKey.run(keyRowValues(key));
+      this.statements.insertMaterial.run(key.keyId, key.currentVersion, wrappedMaterial, key.createdAt.getTime(), null);
       for (const tag of tags) this.statements.putTag.run(key.keyId, tag.TagKey, tag.TagValue);
     })();
   }
@@ -223,6 +239,43 @@ export class SqliteKeyStore implements KeyStore {
 
   async getKeyMaterial(keyId: string, version: number): Promise<Buffer | undefined> {
     return this.statements.getMaterial.get(keyId, version)?.wrapped;
+  }
+
+  async rotateKey(rotation: KeyRotation): Promise<boolean> {
+    const { keyId, fromVersion, rotatedAt, nextRotationDate } = rotation;
+    return this.db.transaction(() => {
+      const advanced =
+        nextRotationDate === undefined
+          ? this.statements.advanceVersion.run(keyId, fromVersion)
+          : this.statements.advanceDueVersion.run({
+              key_id: keyId,
+              from: fromVersion,
+              now: rotatedAt.getTime(),
+              next: nextRotationDate.getTime(),
+            });
+      if (advanced.changes !== 1) return false;
+      this.statements.insertMaterial.run(
+        keyId,
+        fromVersion + 1,
+        rotation.wrappedMaterial,
+        rotatedAt.getTime(),
+        rotation.rotationType,
+      );
+      return true;
+    })();
+  }
+
+  async listKeyMaterial(keyId: string, after: number, limit: number): Promise<Page<KeyMaterialVersion>> {
+    const rows = this.statements.listMaterial.all(keyId, after, limit + 1);
+    return page(rows.map(toKeyMaterialVersion), limit, (material) => String(material.version));
+  }
+
+  async countRotations(keyId: string, rotationType: RotationType): Promise<number> {
+    return this.statements.countRotations.get(keyId, rotationType) as number;
+  }
+
+  async keysDueForRotation(now: Date, limit: number): Promise<string[]> {
+    return this.statements.dueForRotation.all(now.getTime(), limit).map((row) => row.key_id);
   }
 
   async createAlias(alias: Alias): Promise<boolean> {
