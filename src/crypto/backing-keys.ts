@@ -23,11 +23,12 @@ export class BackingKeys {
   ) {}
 
   /**
-   * A new backing key for `version` of a key, wrapped for the store. Not cached: until the store
+   * A new backing key for `version` of a key (random, or the given material of an asymmetric or
+   * HMAC key, which is zeroed afterwards), wrapped for the store. Not cached: until the store
    * has accepted it (a concurrent rotation elsewhere may win instead), it is not that version.
    */
-  async create(keyId: string, version: number): Promise<Buffer> {
-    const plaintext = randomBytes(BACKING_KEY_BYTES);
+  async create(keyId: string, version: number, material?: Buffer): Promise<Buffer> {
+    const plaintext = material ?? randomBytes(BACKING_KEY_BYTES);
     try {
       return await this.root.wrap(plaintext, wrapContext(keyId, version));
     } finally {

@@ -38,6 +38,8 @@ export class InvalidMarkerException extends kmsError("InvalidMarkerException") {
 export class InvalidSignatureException extends kmsError("InvalidSignatureException") {}
 export class KMSInternalException extends kmsError("KMSInternalException", 500) {}
 export class KeyUnavailableException extends kmsError("KeyUnavailableException", 500) {}
+export class KMSInvalidMacException extends kmsError("KMSInvalidMacException") {}
+export class KMSInvalidSignatureException extends kmsError("KMSInvalidSignatureException") {}
 export class KMSInvalidStateException extends kmsError("KMSInvalidStateException") {}
 export class LimitExceededException extends kmsError("LimitExceededException") {}
 export class MalformedPolicyDocumentException extends kmsError("MalformedPolicyDocumentException") {}

@@ -7,6 +7,7 @@ import type {
   KeyUsageType,
   OriginType,
 } from "@aws-sdk/client-kms";
+import { keyAlgorithms } from "./key-specs.js";
 
 /** A KMS key as the store holds it: metadata only; key material lives in versioned rows beside it. */
 export interface KmsKey {
@@ -70,9 +71,18 @@ const CUSTOMER_MASTER_KEY_SPECS: ReadonlySet<string> = new Set([
   "SM2",
 ]);
 
-const ENCRYPTION_ALGORITHMS_BY_SPEC: Partial<Record<KeySpec, string[]>> = {
-  SYMMETRIC_DEFAULT: ["SYMMETRIC_DEFAULT"],
-};
+/** The algorithm list for the key's usage, under the member names DescribeKey and GetPublicKey use. */
+export function algorithmLists(
+  key: Pick<KmsKey, "keySpec" | "keyUsage">,
+): Pick<KeyMetadata, "EncryptionAlgorithms" | "SigningAlgorithms" | "MacAlgorithms" | "KeyAgreementAlgorithms"> {
+  const algorithms = keyAlgorithms(key.keySpec, key.keyUsage);
+  return {
+    ...(algorithms.encryption ? { EncryptionAlgorithms: [...algorithms.encryption] } : {}),
+    ...(algorithms.signing ? { SigningAlgorithms: [...algorithms.signing] } : {}),
+    ...(algorithms.mac ? { MacAlgorithms: [...algorithms.mac] } : {}),
+    ...(algorithms.keyAgreement ? { KeyAgreementAlgorithms: [...algorithms.keyAgreement] } : {}),
+  };
+}
 
 export function describeKey(key: KmsKey): KeyMetadata {
   const metadata: KeyMetadata = {
@@ -90,8 +100,7 @@ export function describeKey(key: KmsKey): KeyMetadata {
     MultiRegion: false,
   };
   if (CUSTOMER_MASTER_KEY_SPECS.has(key.keySpec)) metadata.CustomerMasterKeySpec = key.keySpec as CustomerMasterKeySpec;
-  const encryptionAlgorithms = ENCRYPTION_ALGORITHMS_BY_SPEC[key.keySpec];
-  if (encryptionAlgorithms) metadata.EncryptionAlgorithms = encryptionAlgorithms as never;
+  Object.assign(metadata, algorithmLists(key));
   // PendingDeletionWindowInDays belongs to multi-Region primaries waiting on replicas (PendingReplicaDeletion).
   if (key.keyState === "PendingDeletion" && key.deletionDate) metadata.DeletionDate = key.deletionDate;
   if (key.keySpec === "SYMMETRIC_DEFAULT") metadata.CurrentKeyMaterialId = keyMaterialId(key.keyId, key.currentVersion);

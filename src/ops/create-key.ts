@@ -1,8 +1,10 @@
 import { randomUUID } from "node:crypto";
-import type { CreateKeyRequest, CreateKeyResponse } from "@aws-sdk/client-kms";
+import type { CreateKeyRequest, CreateKeyResponse, KeySpec } from "@aws-sdk/client-kms";
+import { generateKeyMaterial } from "../crypto/key-material.js";
 import { defaultKeyPolicy } from "../domain/default-key-policy.js";
 import { LimitExceededException, UnsupportedOperationException, ValidationException } from "../domain/errors.js";
 import { describeKey, type KmsKey, type Tag } from "../domain/key.js";
+import { keySpecInfo } from "../domain/key-specs.js";
 import type { RequestConditions } from "../policy/authorizer.js";
 import { authorize } from "./authorize.js";
 import type { Operation } from "./context.js";
@@ -18,13 +20,18 @@ export const createKey: Operation<CreateKeyRequest, CreateKeyResponse> = async (
       "You cannot specify KeySpec and CustomerMasterKeySpec in the same request. CustomerMasterKeySpec is deprecated.",
     );
   }
-  const keySpec = input.KeySpec ?? input.CustomerMasterKeySpec ?? "SYMMETRIC_DEFAULT";
-  const keyUsage = input.KeyUsage ?? "ENCRYPT_DECRYPT";
-  if (keySpec !== "SYMMETRIC_DEFAULT") {
-    throw new UnsupportedOperationException(`Trent does not create ${keySpec} keys yet; only SYMMETRIC_DEFAULT.`);
+  const keySpec = (input.KeySpec ?? input.CustomerMasterKeySpec ?? "SYMMETRIC_DEFAULT") as KeySpec;
+  if (input.KeyUsage === undefined && keySpec !== "SYMMETRIC_DEFAULT") {
+    throw new ValidationException(
+      "You must specify a KeyUsage value for all KMS keys except for symmetric encryption keys.",
+    );
   }
-  if (keyUsage !== "ENCRYPT_DECRYPT") {
-    throw new ValidationException(`KeyUsage ${keyUsage} is not compatible with KeySpec ${keySpec}.`);
+  const keyUsage = input.KeyUsage ?? "ENCRYPT_DECRYPT";
+  if (keySpecInfo(keySpec).usages[keyUsage] === undefined) {
+    throw new ValidationException(`KeyUsage ${keyUsage} is not compatible with KeySpec ${keySpec}`);
+  }
+  if (keySpec === "SM2" && !services.allowSm2) {
+    throw new UnsupportedOperationException("KeySpec SM2 is not supported in this region.");
   }
   const origin = input.Origin ?? "AWS_KMS";
   if (origin !== "AWS_KMS") throw new UnsupportedOperationException(`Trent does not support Origin ${origin} yet.`);
@@ -59,7 +66,11 @@ export const createKey: Operation<CreateKeyRequest, CreateKeyResponse> = async (
   };
   if (input.Policy !== undefined)
     await checkKeyPolicy(context, key, input.Policy, input.BypassPolicyLockoutSafetyCheck);
-  const wrappedMaterial = await services.backingKeys.create(key.keyId, key.currentVersion);
+  const wrappedMaterial = await services.backingKeys.create(
+    key.keyId,
+    key.currentVersion,
+    await generateKeyMaterial(keySpec),
+  );
   await services.store.createKey(key, wrappedMaterial, tags);
   return { KeyMetadata: describeKey(key) };
 };

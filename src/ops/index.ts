@@ -5,6 +5,7 @@ import { createGrant } from "./create-grant.js";
 import { createKey } from "./create-key.js";
 import { decrypt } from "./decrypt.js";
 import { deleteAlias } from "./delete-alias.js";
+import { deriveSharedSecret } from "./derive-shared-secret.js";
 import { describeKey } from "./describe-key.js";
 import { disableKey } from "./disable-key.js";
 import { disableKeyRotation } from "./disable-key-rotation.js";
@@ -15,9 +16,11 @@ import { generateDataKey } from "./generate-data-key.js";
 import { generateDataKeyPair } from "./generate-data-key-pair.js";
 import { generateDataKeyPairWithoutPlaintext } from "./generate-data-key-pair-without-plaintext.js";
 import { generateDataKeyWithoutPlaintext } from "./generate-data-key-without-plaintext.js";
+import { generateMac } from "./generate-mac.js";
 import { generateRandom } from "./generate-random.js";
 import { getKeyPolicy } from "./get-key-policy.js";
 import { getKeyRotationStatus } from "./get-key-rotation-status.js";
+import { getPublicKey } from "./get-public-key.js";
 import { listAliases } from "./list-aliases.js";
 import { listGrants } from "./list-grants.js";
 import { listKeyPolicies } from "./list-key-policies.js";
@@ -31,10 +34,13 @@ import { retireGrant } from "./retire-grant.js";
 import { revokeGrant } from "./revoke-grant.js";
 import { rotateKeyOnDemand } from "./rotate-key-on-demand.js";
 import { scheduleKeyDeletion } from "./schedule-key-deletion.js";
+import { sign } from "./sign.js";
 import { tagResource } from "./tag-resource.js";
 import { untagResource } from "./untag-resource.js";
 import { updateAlias } from "./update-alias.js";
 import { updateKeyDescription } from "./update-key-description.js";
+import { verify } from "./verify.js";
+import { verifyMac } from "./verify-mac.js";
 
 /**
  * The KMS operations Trent implements, by their API name. Inputs arrive already validated
@@ -61,6 +67,7 @@ export const KMS_OPERATIONS: Readonly<Record<string, Operation<any, unknown>>> =
   GenerateRandom: generateRandom,
   GetKeyPolicy: getKeyPolicy,
   GetKeyRotationStatus: getKeyRotationStatus,
+  GetPublicKey: getPublicKey,
   ListAliases: listAliases,
   ListGrants: listGrants,
   ListKeyPolicies: listKeyPolicies,
@@ -77,5 +84,10 @@ export const KMS_OPERATIONS: Readonly<Record<string, Operation<any, unknown>>> =
   TagResource: tagResource,
   UntagResource: untagResource,
   UpdateAlias: updateAlias,
+  Sign: sign,
+  Verify: verify,
+  GenerateMac: generateMac,
+  VerifyMac: verifyMac,
+  DeriveSharedSecret: deriveSharedSecret,
   UpdateKeyDescription: updateKeyDescription,
 };

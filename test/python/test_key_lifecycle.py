@@ -65,20 +65,6 @@ def test_every_key_gets_its_own_id_and_key_material(kms):
     assert first["CurrentKeyMaterialId"] != second["CurrentKeyMaterialId"]
 
 
-@pytest.mark.parametrize("key_spec, key_usage", [
-    ("RSA_2048", "ENCRYPT_DECRYPT"),
-    ("ECC_NIST_P256", "SIGN_VERIFY"),
-    ("HMAC_256", "GENERATE_VERIFY_MAC"),
-    ("SM2", "SIGN_VERIFY"),
-])
-def test_create_key_with_a_key_spec_other_than_symmetric_default_is_unsupported(kms, key_spec, key_usage):
-    with pytest.raises(ClientError) as excinfo:
-        kms.create_key(KeySpec=key_spec, KeyUsage=key_usage)
-    code, message, status = error_of(excinfo)
-    assert (code, status) == ("UnsupportedOperationException", 400)
-    assert key_spec in message
-
-
 # --- EnableKey / DisableKey and key states ---------------------------------------------------
 
 def test_disable_and_enable_key_switch_state_and_enabled_flag(kms, new_key):
