@@ -575,3 +575,31 @@ def test_data_key_pair_spec_condition(trent, kms):
         assert_names(denied(user.kms.generate_data_key_pair, KeyId=key["Arn"], KeyPairSpec=spec),
                      user.arn, "kms:GenerateDataKeyPair", key["Arn"])
     denied(user.kms.generate_data_key_pair_without_plaintext, KeyId=key["Arn"], KeyPairSpec="ECC_NIST_P256")
+
+
+def test_grants_cover_signing_mac_and_key_agreement_keys_and_only_their_operations(trent, kms):
+    """A grant on a key pair or HMAC key allows the operations of its key usage; others are refused."""
+    dave = principal(trent, "dave")
+    signing = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]
+    hmac_key = kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]
+    message = b"granted"
+    denied(dave.kms.sign, KeyId=signing["Arn"], Message=message, SigningAlgorithm="ECDSA_SHA_256")
+
+    token = kms.create_grant(KeyId=signing["KeyId"], GranteePrincipal=dave.arn,
+                             Operations=["Sign", "Verify", "GetPublicKey"])["GrantToken"]
+    signature = dave.kms.sign(KeyId=signing["Arn"], Message=message, SigningAlgorithm="ECDSA_SHA_256",
+                              GrantTokens=[token])["Signature"]
+    assert dave.kms.verify(KeyId=signing["Arn"], Message=message, Signature=signature,
+                           SigningAlgorithm="ECDSA_SHA_256")["SignatureValid"] is True
+    assert dave.kms.get_public_key(KeyId=signing["Arn"])["KeySpec"] == "ECC_NIST_P256"
+
+    denied(dave.kms.generate_mac, KeyId=hmac_key["Arn"], Message=message, MacAlgorithm="HMAC_SHA_256")
+    kms.create_grant(KeyId=hmac_key["KeyId"], GranteePrincipal=dave.arn, Operations=["GenerateMac"])
+    mac = dave.kms.generate_mac(KeyId=hmac_key["Arn"], Message=message, MacAlgorithm="HMAC_SHA_256")["Mac"]
+    assert kms.verify_mac(KeyId=hmac_key["KeyId"], Message=message, Mac=mac,
+                          MacAlgorithm="HMAC_SHA_256")["MacValid"] is True
+    denied(dave.kms.verify_mac, KeyId=hmac_key["Arn"], Message=message, Mac=mac, MacAlgorithm="HMAC_SHA_256")
+
+    # Operations a key's usage does not have cannot be granted on it.
+    fails_with("ValidationException", kms.create_grant, KeyId=hmac_key["KeyId"], GranteePrincipal=dave.arn,
+               Operations=["Sign"])
