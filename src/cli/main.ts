@@ -81,6 +81,23 @@ program
       .default("127.0.0.1:8080")
       .argParser(parseListen),
   )
+  .addOption(
+    new Option("--listen-tls <host:port>", "also serve HTTPS here (both edges)")
+      .env("TRENT_LISTEN_TLS")
+      .argParser(parseListen),
+  )
+  .addOption(
+    new Option(
+      "--tls-cert <file>",
+      "PEM certificate for --listen-tls; default: issued by Trent's own CA (<data>/ca.pem)",
+    ).env("TRENT_TLS_CERT"),
+  )
+  .addOption(new Option("--tls-key <file>", "PEM private key of --tls-cert").env("TRENT_TLS_KEY"))
+  .addOption(
+    new Option("--tls-host-names <names>", "comma-separated host names the self-issued certificate also names")
+      .env("TRENT_TLS_HOST_NAMES")
+      .default(""),
+  )
   .addOption(dataOption())
   .addOption(storeOption())
   .addOption(rootKeyOption())
@@ -115,7 +132,25 @@ program
   .addOption(new Option("--log-level <level>", "pino log level").env("TRENT_LOG_LEVEL").default("info"))
   .action(async (options) => {
     const listen = typeof options.listen === "string" ? parseListen(options.listen) : options.listen;
+    const tlsListen =
+      options.listenTls === undefined || typeof options.listenTls !== "string"
+        ? options.listenTls
+        : parseListen(options.listenTls);
     const config: TrentConfig = {
+      ...(tlsListen === undefined
+        ? {}
+        : {
+            tls: {
+              host: tlsListen.host,
+              port: tlsListen.port,
+              certFile: options.tlsCert,
+              keyFile: options.tlsKey,
+              hostNames: String(options.tlsHostNames)
+                .split(",")
+                .map((name) => name.trim())
+                .filter((name) => name !== ""),
+            },
+          }),
       host: listen.host,
       port: listen.port,
       dataDir: options.data,

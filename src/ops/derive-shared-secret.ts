@@ -64,6 +64,10 @@ function peerPoint(publicKey: Uint8Array, keyCurve: Curve): Buffer {
     const where = name === undefined ? "an unsupported curve" : `curve ${name}`;
     throw new ValidationException(`The public key is on ${where}; the KMS key is on curve ${keyCurve.name}.`);
   }
+  // RFC 5480 §2.2: only the uncompressed (04) and compressed (02, 03) forms; OpenSSL also takes hybrid (06, 07).
+  if (![0x02, 0x03, 0x04].includes(parsed.point[0] ?? 0)) {
+    throw new ValidationException("The public key's point is neither compressed nor uncompressed.");
+  }
   return parsed.point;
 }
 

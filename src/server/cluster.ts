@@ -1,6 +1,7 @@
 import cluster, { type Worker } from "node:cluster";
 import {
   createLogger,
+  httpsUsage,
   prepareDataDirectory,
   printUsage,
   type RunningTrent,
@@ -13,7 +14,7 @@ import {
 type ClusterMessage =
   | { readonly type: "hello" }
   | { readonly type: "welcome" }
-  | { readonly type: "listening"; readonly url: string }
+  | { readonly type: "listening"; readonly url: string; readonly tlsUrl?: string | undefined }
   | { readonly type: "wrote"; readonly id: string }
   | { readonly type: "drop-caches"; readonly id: string }
   | { readonly type: "dropped"; readonly id: string }
@@ -74,10 +75,10 @@ export async function startCluster(config: TrentConfig, workers: number): Promis
       if (listeningUrl === null && listening.size === workers) {
         listeningUrl = message.url;
         logger.info(
-          { url: message.url, dataDir: config.dataDir, accountId: prepared.accountId, workers },
+          { url: message.url, tlsUrl: message.tlsUrl, dataDir: config.dataDir, accountId: prepared.accountId, workers },
           "Trent is listening",
         );
-        printUsage(message.url, `${config.dataDir}/credentials`, prepared.created);
+        printUsage(message.url, `${config.dataDir}/credentials`, prepared.created, httpsUsage(config, message.tlsUrl));
       }
     }
   });
@@ -156,7 +157,7 @@ export async function startClusterWorker(config: TrentConfig): Promise<RunningTr
   });
   const logger = createLogger(config, { worker: cluster.worker?.id });
   const trent = await startTrent(config, { siblings, logger });
-  process.send?.({ type: "listening", url: trent.url } satisfies ClusterMessage);
+  process.send?.({ type: "listening", url: trent.url, tlsUrl: trent.tlsUrl } satisfies ClusterMessage);
   // Without the primary no sibling can be told of a write: stop rather than serve stale caches.
   process.once("disconnect", () => {
     logger.error("lost the cluster primary; stopping");

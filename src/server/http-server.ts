@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { Logger } from "pino";
 import type { AwsJsonEdge, EdgeRequest } from "../protocol/aws/aws-json-edge.js";
 
@@ -72,15 +73,19 @@ function rawKmsError(status: string, code: string, message: string): string {
   return `HTTP/1.1 ${status}\r\ncontent-type: application/x-amz-json-1.1\r\nx-amzn-requestid: ${randomUUID()}\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`;
 }
 
-/** The HTTP listener: reads bounded bodies, serves /health, and hands everything else to the AWS edge. */
+/**
+ * The HTTP listener (HTTPS when given a certificate): reads bounded bodies, serves /health, and
+ * hands everything else to the AWS edge.
+ */
 export function createHttpServer(
   edge: AwsJsonEdge,
   logger: Logger,
   options: HttpServerOptions,
   metrics: () => string,
+  tls?: { readonly cert: string; readonly key: string },
 ): Server {
   // Host is checked by SigV4 (it must be signed); Node's own bare 400 would not be a KMS error.
-  const server = createServer({ requireHostHeader: false }, async (request, response) => {
+  const handle = async (request: IncomingMessage, response: ServerResponse) => {
     try {
       if (request.method === "GET" && (request.url === "/health" || request.url === "/ready")) {
         send(response, 200, { "content-type": "application/json" }, '{"status":"ok"}');
@@ -133,7 +138,11 @@ export function createHttpServer(
         response.destroy();
       }
     }
-  });
+  };
+  const server: Server =
+    tls === undefined
+      ? createServer({ requireHostHeader: false }, handle)
+      : (createHttpsServer({ requireHostHeader: false, cert: tls.cert, key: tls.key }, handle) as unknown as Server);
   server.headersTimeout = options.headersTimeoutMs;
   server.requestTimeout = options.requestTimeoutMs;
   server.keepAliveTimeout = 5_000;

@@ -1,5 +1,6 @@
 import { randomInt } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
+import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import pino, { type Logger } from "pino";
@@ -21,6 +22,7 @@ import { PostgresKeyStore } from "../store/postgres/postgres-store.js";
 import { SqliteKeyStore } from "../store/sqlite/sqlite-store.js";
 import type { KeyStore } from "../store/store.js";
 import { createHttpServer, DEFAULT_HTTP_OPTIONS } from "./http-server.js";
+import { loadTlsMaterial } from "./tls.js";
 
 export interface TrentConfig {
   readonly host: string;
@@ -41,6 +43,15 @@ export interface TrentConfig {
   readonly deletionSweepMs: number;
   /** How often the automatic-rotation scheduler looks for due keys. */
   readonly rotationSweepMs: number;
+  /** An HTTPS listener beside the HTTP one, serving the same edges. */
+  readonly tls?: {
+    readonly host: string;
+    readonly port: number;
+    readonly certFile: string | undefined;
+    readonly keyFile: string | undefined;
+    /** Names the self-issued certificate carries besides localhost and the loopback addresses. */
+    readonly hostNames: readonly string[];
+  };
 }
 
 export interface DataDirectory {
@@ -151,6 +162,8 @@ export function writeCredentialsFile(file: string, profile: string, key: IssuedA
 
 export interface RunningTrent {
   readonly url: string;
+  /** The HTTPS listener's URL, when there is one. */
+  readonly tlsUrl: string | undefined;
   readonly logger: Logger;
   close(): Promise<void>;
 }
@@ -176,6 +189,8 @@ export async function prepareDataDirectory(config: TrentConfig): Promise<{ accou
   try {
     const issued = await ensureAdminCredentials(data, credentialsPath(config), config.region);
     await ensureAdminPolicy(data);
+    // Issued here, once, before any worker process reads it.
+    if (config.tls) loadTlsMaterial(config.dataDir, config.tls);
     return { accountId: data.accountId, created: issued !== null };
   } finally {
     await data.store.close();
@@ -216,7 +231,11 @@ export async function startTrent(
     allowSm2: config.allowSm2,
   };
   const edge = new AwsJsonEdge(services, new AccessKeys(store, data.root), logger);
-  const server = createHttpServer(edge, logger, DEFAULT_HTTP_OPTIONS, () => keyPairPoolMetrics(keyPairs));
+  const metrics = () => keyPairPoolMetrics(keyPairs);
+  const server = createHttpServer(edge, logger, DEFAULT_HTTP_OPTIONS, metrics);
+  const tlsServer = config.tls
+    ? createHttpServer(edge, logger, DEFAULT_HTTP_OPTIONS, metrics, loadTlsMaterial(config.dataDir, config.tls))
+    : undefined;
 
   const sweep = async () => {
     try {
@@ -241,33 +260,54 @@ export async function startTrent(
   const rotator = setInterval(rotateDue, config.rotationSweepMs);
   rotator.unref();
 
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(config.port, config.host, () => resolve());
-  });
-  const address = server.address() as AddressInfo;
-  const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
-  const url = `http://${host}:${address.port}`;
+  const url = await listen(server, "http", config.host, config.port);
+  const tlsUrl =
+    tlsServer && config.tls ? await listen(tlsServer, "https", config.tls.host, config.tls.port) : undefined;
   if (prepared !== undefined) {
-    logger.info({ url, dataDir: config.dataDir, accountId: prepared.accountId }, "Trent is listening");
-    printUsage(url, credentialsPath(config), prepared.created);
+    logger.info({ url, tlsUrl, dataDir: config.dataDir, accountId: prepared.accountId }, "Trent is listening");
+    printUsage(url, credentialsPath(config), prepared.created, httpsUsage(config, tlsUrl));
   }
 
   return {
     url,
+    tlsUrl,
     logger,
     async close() {
       clearInterval(sweeper);
       clearInterval(rotator);
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-      });
+      await Promise.all(
+        [server, tlsServer].map(
+          (listener) =>
+            new Promise<void>((resolve) => {
+              if (listener === undefined) return resolve();
+              listener.close(() => resolve());
+              listener.closeIdleConnections();
+            }),
+        ),
+      );
       await keyPairs.close();
       await services.audit.close();
       await data.store.close();
     },
   };
+}
+
+export function httpsUsage(
+  config: TrentConfig,
+  tlsUrl: string | undefined,
+): { url: string; caFile: string | undefined } | undefined {
+  if (tlsUrl === undefined || config.tls === undefined) return undefined;
+  return { url: tlsUrl, caFile: config.tls.certFile === undefined ? join(config.dataDir, "ca.pem") : undefined };
+}
+
+async function listen(server: Server, scheme: "http" | "https", host: string, port: number): Promise<string> {
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  const shown = address.family === "IPv6" ? `[${address.address}]` : address.address;
+  return `${scheme}://${shown}:${address.port}`;
 }
 
 function keyPairPoolMetrics(pool: KeyPairPool): string {
@@ -280,7 +320,12 @@ function keyPairPoolMetrics(pool: KeyPairPool): string {
   return `${lines.join("\n")}\n`;
 }
 
-export function printUsage(url: string, credentialsFile: string, created: boolean): void {
+export function printUsage(
+  url: string,
+  credentialsFile: string,
+  created: boolean,
+  https?: { readonly url: string; readonly caFile: string | undefined },
+): void {
   const lines = [
     "",
     created
@@ -289,6 +334,11 @@ export function printUsage(url: string, credentialsFile: string, created: boolea
     "Use them with the AWS CLI, boto3 or any AWS SDK:",
     `  export AWS_SHARED_CREDENTIALS_FILE=${credentialsFile} AWS_PROFILE=trent`,
     `  aws kms create-key --endpoint-url ${url}`,
+    ...(https === undefined
+      ? []
+      : [
+          `  aws kms list-keys --endpoint-url ${https.url}${https.caFile === undefined ? "" : ` --ca-bundle ${https.caFile}`}`,
+        ]),
     "",
   ];
   process.stdout.write(`${lines.join("\n")}\n`);

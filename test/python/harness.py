@@ -192,6 +192,7 @@ class Trent:
                 entry = json.loads(line)
                 if entry.get("msg") == "Trent is listening":
                     self.url = entry["url"]
+                    self.tls_url = entry.get("tlsUrl")
                     self.account_id = entry["accountId"]
                     return
 
