@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { DiscardingAuditSink } from "../../src/audit/audit-sink.js";
 import { BackingKeys } from "../../src/crypto/backing-keys.js";
 import { generateKeyPairDer } from "../../src/crypto/data-key-pair-spec.js";
+import type { Caller } from "../../src/domain/principal.js";
 import type { Services } from "../../src/ops/context.js";
 import { AccountBoundaryAuthorizer, type Authorizer } from "../../src/policy/authorizer.js";
 import { KeyFileRoot } from "../../src/root/key-file-root.js";
@@ -45,5 +46,18 @@ export function openTestServices(options: {
       await store.close();
       rmSync(dir, { recursive: true, force: true });
     },
+  };
+}
+
+/** The caller the unit tests act as: user `tester` of `accountId`. */
+export function testCaller(accountId = "111122223333", region = "us-east-1"): Caller {
+  return {
+    principalArn: `arn:aws:iam::${accountId}:user/tester`,
+    principalId: "AIDATESTER",
+    accountId,
+    accessKeyId: "AKIATEST",
+    region,
+    sourceIp: "127.0.0.1",
+    secureTransport: false,
   };
 }

@@ -25,7 +25,7 @@ import { tagResource } from "../../src/ops/tag-resource.js";
 import { updateKeyDescription } from "../../src/ops/update-key-description.js";
 import { KeyFileRoot, RootKeyError } from "../../src/root/key-file-root.js";
 import { openDataDirectory } from "../../src/server/trent.js";
-import { openTestServices, type TestServices } from "../support/services.js";
+import { openTestServices, type TestServices, testCaller } from "../support/services.js";
 
 const DAY = 24 * 60 * 60 * 1000;
 const ACCOUNT = "111122223333";
@@ -35,17 +35,7 @@ let fixture: TestServices;
 let services: Services;
 let clock = new Date("2026-01-01T00:00:00Z");
 
-function callerIn(accountId: string, region = "us-east-1"): Caller {
-  return {
-    principalArn: `arn:aws:iam::${accountId}:user/tester`,
-    principalId: "AIDATESTER",
-    accountId,
-    accessKeyId: "AKIATEST",
-    region,
-    sourceIp: "127.0.0.1",
-    secureTransport: false,
-  };
-}
+const callerIn = testCaller;
 
 function as(caller: Caller): OperationContext {
   return { caller, services, resources: [], grantTokens: [] };

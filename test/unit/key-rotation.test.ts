@@ -34,19 +34,11 @@ import { PostgresKeyStore } from "../../src/store/postgres/postgres-store.js";
 import { SqliteKeyStore } from "../../src/store/sqlite/sqlite-store.js";
 import type { KeyStore } from "../../src/store/store.js";
 import { PostgresNotInstalledError, startPostgres } from "../support/postgres-server.js";
-import { openTestServices, type TestServices } from "../support/services.js";
+import { openTestServices, type TestServices, testCaller } from "../support/services.js";
 
 const DAY = 86_400_000;
 const ACCOUNT = "111122223333";
-const CALLER: Caller = {
-  principalArn: `arn:aws:iam::${ACCOUNT}:user/tester`,
-  principalId: "AIDATESTER",
-  accountId: ACCOUNT,
-  accessKeyId: "AKIATEST",
-  region: "us-east-1",
-  sourceIp: "127.0.0.1",
-  secureTransport: false,
-};
+const CALLER: Caller = testCaller(ACCOUNT);
 
 let fixture: TestServices;
 let clock = new Date("2026-01-01T00:00:00Z");

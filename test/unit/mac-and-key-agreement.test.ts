@@ -11,18 +11,10 @@ import { disableKey } from "../../src/ops/disable-key.js";
 import { generateMac } from "../../src/ops/generate-mac.js";
 import { getPublicKey } from "../../src/ops/get-public-key.js";
 import { verifyMac } from "../../src/ops/verify-mac.js";
-import { openTestServices, type TestServices } from "../support/services.js";
+import { openTestServices, type TestServices, testCaller } from "../support/services.js";
 
 const ACCOUNT = "111122223333";
-const CALLER: Caller = {
-  principalArn: `arn:aws:iam::${ACCOUNT}:user/tester`,
-  principalId: "AIDATESTER",
-  accountId: ACCOUNT,
-  accessKeyId: "AKIATEST",
-  region: "us-east-1",
-  sourceIp: "127.0.0.1",
-  secureTransport: false,
-};
+const CALLER: Caller = testCaller(ACCOUNT);
 const arnOf = (keyId: string) => `arn:aws:kms:us-east-1:${ACCOUNT}:key/${keyId}`;
 
 let fixture: TestServices;

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
+import { auditEventOf } from "../../audit/audit-sink.js";
 import type { AccessKeys, CallerIdentity } from "../../auth/access-keys.js";
 import {
   DependencyTimeoutException,
@@ -86,21 +87,17 @@ export class AwsJsonEdge {
       payload = { __type: error.code, message: error.message };
     }
     try {
-      await this.services.audit.record({
-        eventTime: new Date(),
-        requestId,
-        eventSource: "kms.amazonaws.com",
-        eventName: operationName ?? "Unknown",
-        awsRegion: caller?.region ?? null,
-        sourceIPAddress: request.remoteAddress,
-        userAgent: request.headers.get("user-agent")?.[0] ?? null,
-        principalArn: caller?.principalArn ?? null,
-        accountId: caller?.accountId ?? null,
-        accessKeyId: caller?.accessKeyId ?? null,
-        resources,
-        errorCode: error?.code ?? null,
-        errorMessage: error?.message ?? null,
-      });
+      await this.services.audit.record(
+        auditEventOf({
+          requestId,
+          operation: operationName,
+          caller,
+          remoteAddress: request.remoteAddress,
+          userAgent: request.headers.get("user-agent")?.[0] ?? null,
+          resources,
+          error,
+        }),
+      );
     } catch (auditFailure) {
       // A request that cannot be recorded is not answered with its result.
       const failure = this.internalError(auditFailure, requestId, operationName);
