@@ -3,6 +3,7 @@ import type { KmsKey, RotationType, Tag } from "../domain/key.js";
 import type {
   AccessKey,
   Alias,
+  ClientKeyRecord,
   Grant,
   IdentityPolicy,
   KeyChanges,
@@ -74,6 +75,7 @@ export class CachingKeyStore implements KeyStore {
   private readonly tagsOfKey: TtlCache<Page<Tag>>;
   private readonly principals: TtlCache<Principal>;
   private readonly accessKeys: TtlCache<AccessKey>;
+  private readonly clientKeys: TtlCache<ClientKeyRecord>;
   private readonly identityPolicies: TtlCache<IdentityPolicy[]>;
   private readonly grants: TtlCache<Grant[]>;
 
@@ -94,6 +96,7 @@ export class CachingKeyStore implements KeyStore {
     this.tagsOfKey = new TtlCache(options);
     this.principals = new TtlCache(options);
     this.accessKeys = new TtlCache(options);
+    this.clientKeys = new TtlCache(options);
     this.identityPolicies = new TtlCache(options);
     this.grants = new TtlCache(options);
     this.all.push(
@@ -103,6 +106,7 @@ export class CachingKeyStore implements KeyStore {
       this.tagsOfKey,
       this.principals,
       this.accessKeys,
+      this.clientKeys,
       this.identityPolicies,
       this.grants,
     );
@@ -251,6 +255,18 @@ export class CachingKeyStore implements KeyStore {
   }
   deleteAccessKey(accessKeyId: string): Promise<boolean> {
     return this.write(this.inner.deleteAccessKey(accessKeyId), () => this.accessKeys.delete(accessKeyId));
+  }
+  createClientKey(record: ClientKeyRecord): Promise<void> {
+    return this.write(this.inner.createClientKey(record), () => this.clientKeys.delete(record.keyId));
+  }
+  getClientKey(keyId: string) {
+    return this.clientKeys.get(keyId, () => this.inner.getClientKey(keyId));
+  }
+  listClientKeys(principalArn: string | null) {
+    return this.inner.listClientKeys(principalArn);
+  }
+  deleteClientKey(keyId: string): Promise<boolean> {
+    return this.write(this.inner.deleteClientKey(keyId), () => this.clientKeys.delete(keyId));
   }
 
   putIdentityPolicy(policy: IdentityPolicy): Promise<void> {

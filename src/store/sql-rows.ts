@@ -1,5 +1,5 @@
 import type { KeyMaterialVersion, KmsKey, RotationType } from "../domain/key.js";
-import type { AccessKey, Alias, Grant, GrantConstraints, KeyChanges, Page } from "./store.js";
+import type { AccessKey, Alias, ClientKeyRecord, Grant, GrantConstraints, KeyChanges, Page } from "./store.js";
 
 /**
  * Row shapes and their mapping to the domain, shared by the SQL stores. Timestamps are stored as
@@ -43,6 +43,13 @@ export interface AccessKeyRow {
   access_key_id: string;
   principal_arn: string;
   wrapped_secret: Buffer;
+  created_at: Millis;
+}
+
+export interface ClientKeyRow {
+  key_id: string;
+  principal_arn: string;
+  public_key: Buffer;
   created_at: Millis;
 }
 
@@ -104,6 +111,15 @@ export function toAccessKey(row: AccessKeyRow): AccessKey {
     accessKeyId: row.access_key_id,
     principalArn: row.principal_arn,
     wrappedSecret: row.wrapped_secret,
+    createdAt: date(row.created_at),
+  };
+}
+
+export function toClientKey(row: ClientKeyRow): ClientKeyRecord {
+  return {
+    keyId: row.key_id,
+    principalArn: row.principal_arn,
+    publicKey: row.public_key,
     createdAt: date(row.created_at),
   };
 }

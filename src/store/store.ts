@@ -25,6 +25,16 @@ export interface AccessKey {
   readonly createdAt: Date;
 }
 
+/** An Alibaba client key: only its public half is kept; the private key lives in the caller's ClientKey file. */
+export interface ClientKeyRecord {
+  /** "KAAP." + UUID, sent by the SDKs as x-kms-acccesskeyid. */
+  readonly keyId: string;
+  readonly principalArn: string;
+  /** The RSA public key as SPKI DER. */
+  readonly publicKey: Buffer;
+  readonly createdAt: Date;
+}
+
 export type KeyChanges = Partial<
   Pick<
     KmsKey,
@@ -138,6 +148,10 @@ export interface KeyStore {
   getAccessKey(accessKeyId: string): Promise<AccessKey | undefined>;
   listAccessKeys(principalArn: string | null): Promise<AccessKey[]>;
   deleteAccessKey(accessKeyId: string): Promise<boolean>;
+  createClientKey(record: ClientKeyRecord): Promise<void>;
+  getClientKey(keyId: string): Promise<ClientKeyRecord | undefined>;
+  listClientKeys(principalArn: string | null): Promise<ClientKeyRecord[]>;
+  deleteClientKey(keyId: string): Promise<boolean>;
 
   putIdentityPolicy(policy: IdentityPolicy): Promise<void>;
   deleteIdentityPolicy(principalArn: string, policyName: string): Promise<boolean>;

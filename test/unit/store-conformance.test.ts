@@ -482,6 +482,66 @@ for (const backend of backends) {
       assert.equal(await store.findGrantByName(key.keyId, "nightly"), undefined);
       assert.equal(await store.createGrant(newGrant(key.keyId, { name: "nightly" })), true);
     });
+
+    describe("client keys", () => {
+      const arn = `arn:aws:iam::111122223333:user/${randomUUID()}`;
+      const prefix = `KAAP.${randomUUID()}`;
+      const newClientKey = (keyId: string, principalArn = arn) => ({
+        keyId,
+        principalArn,
+        publicKey: Buffer.from([0x30, 0x82, 0, 1, 0xff]),
+        createdAt: new Date(T0),
+      });
+      before(() => store.putPrincipal({ arn, accountId: "111122223333", principalId: "AIDACLIENT" }));
+
+      test("are created for known principals only, read back as written, and listed in id order", async () => {
+        const clientKeys = ["b", "A", "a"].map((suffix) => newClientKey(`${prefix}${suffix}`));
+        for (const clientKey of clientKeys) await store.createClientKey(clientKey);
+        await assert.rejects(store.createClientKey(newClientKey(`${prefix}x`, `${arn}-none`)));
+        await assert.rejects(store.createClientKey(newClientKey(`${prefix}A`)), "key ids are unique");
+        const read = await store.getClientKey(`${prefix}A`);
+        assert.deepEqual(read, clientKeys[1]);
+        assert(Buffer.isBuffer(read?.publicKey));
+        assert.equal(await store.getClientKey(`${prefix}none`), undefined);
+        const ids = [`${prefix}A`, `${prefix}a`, `${prefix}b`];
+        assert.deepEqual(
+          (await store.listClientKeys(arn)).map((k) => k.keyId),
+          ids,
+        );
+        assert.deepEqual(
+          (await store.listClientKeys(null)).map((k) => k.keyId).filter((id) => id.startsWith(prefix)),
+          ids,
+        );
+        assert.deepEqual(await store.listClientKeys(`${arn}-none`), []);
+      });
+
+      test("are deleted once, and the deletion is announced to other connections", async () => {
+        const other =
+          backend.name === "SQLite"
+            ? new SqliteKeyStore(join(sqliteDir, "trent.db"))
+            : await PostgresKeyStore.open(databaseUrl("conformance"));
+        try {
+          const keyId = `${prefix}deleted`;
+          await store.createClientKey(newClientKey(keyId));
+          assert.deepEqual(await other.getClientKey(keyId), newClientKey(keyId));
+          // Lets the announcement of the insert arrive first, so only the deletion's can change it below.
+          await new Promise((resolve) => setTimeout(resolve, 300));
+          const before = other.changeMarker?.();
+          assert.equal(await store.deleteClientKey(keyId), true);
+          assert.equal(await store.deleteClientKey(keyId), false);
+          assert.equal(await store.getClientKey(keyId), undefined);
+          assert.equal(await other.getClientKey(keyId), undefined);
+          // PostgreSQL announces it asynchronously, through the trigger on client_keys.
+          const deadline = Date.now() + 5_000;
+          while (other.changeMarker?.() === before && Date.now() < deadline) {
+            await new Promise((resolve) => setTimeout(resolve, 20));
+          }
+          assert.notEqual(other.changeMarker?.(), before);
+        } finally {
+          await other.close();
+        }
+      });
+    });
   });
 }
 

@@ -101,6 +101,18 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   CREATE INDEX keys_by_next_rotation ON keys(next_rotation_date) WHERE next_rotation_date IS NOT NULL;
   ALTER TABLE key_material ADD COLUMN rotation_type text;
   `,
+  // Alibaba client keys: the public key of each ClientKey Trent issued, and whose it is.
+  `
+  CREATE TABLE client_keys (
+    key_id text COLLATE "C" PRIMARY KEY,
+    principal_arn text COLLATE "C" NOT NULL REFERENCES principals(arn),
+    public_key bytea NOT NULL,
+    created_at bigint NOT NULL
+  );
+  CREATE INDEX client_keys_by_principal ON client_keys(principal_arn, key_id);
+  CREATE TRIGGER client_keys_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON client_keys
+    FOR EACH STATEMENT EXECUTE FUNCTION trent_announce_change();
+  `,
 ];
 
 /** The advisory lock that serializes migrations: any number all nodes agree on (ASCII "trent"). */

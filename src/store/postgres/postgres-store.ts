@@ -4,6 +4,7 @@ import type { KeyMaterialVersion, KmsKey, RotationType, Tag } from "../../domain
 import {
   type AccessKeyRow,
   type AliasRow,
+  type ClientKeyRow,
   type GrantRow,
   KEY_CHANGE_COLUMNS,
   KEY_COLUMNS,
@@ -13,6 +14,7 @@ import {
   page,
   toAccessKey,
   toAlias,
+  toClientKey,
   toGrant,
   toKey,
   toKeyMaterialVersion,
@@ -20,6 +22,7 @@ import {
 import type {
   AccessKey,
   Alias,
+  ClientKeyRecord,
   Grant,
   IdentityPolicy,
   KeyChanges,
@@ -450,6 +453,30 @@ export class PostgresKeyStore implements KeyStore {
 
   async deleteAccessKey(accessKeyId: string): Promise<boolean> {
     return this.changed("DELETE FROM access_keys WHERE access_key_id = $1", [accessKeyId]);
+  }
+
+  async createClientKey(record: ClientKeyRecord): Promise<void> {
+    await this.query(
+      "INSERT INTO client_keys (key_id, principal_arn, public_key, created_at) VALUES ($1, $2, $3, $4)",
+      [record.keyId, record.principalArn, record.publicKey, record.createdAt.getTime()],
+    );
+  }
+
+  async getClientKey(keyId: string): Promise<ClientKeyRecord | undefined> {
+    const rows = await this.rows<ClientKeyRow>("SELECT * FROM client_keys WHERE key_id = $1", [keyId]);
+    return rows[0] && toClientKey(rows[0]);
+  }
+
+  async listClientKeys(principalArn: string | null): Promise<ClientKeyRecord[]> {
+    const rows = await this.rows<ClientKeyRow>(
+      "SELECT * FROM client_keys WHERE $1::text IS NULL OR principal_arn = $1 ORDER BY key_id",
+      [principalArn],
+    );
+    return rows.map(toClientKey);
+  }
+
+  async deleteClientKey(keyId: string): Promise<boolean> {
+    return this.changed("DELETE FROM client_keys WHERE key_id = $1", [keyId]);
   }
 
   async putIdentityPolicy(policy: IdentityPolicy): Promise<void> {

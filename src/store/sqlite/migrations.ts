@@ -83,4 +83,14 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   CREATE INDEX keys_by_next_rotation ON keys(next_rotation_date) WHERE next_rotation_date IS NOT NULL;
   ALTER TABLE key_material ADD COLUMN rotation_type TEXT;
   `,
+  // Alibaba client keys: the public key of each ClientKey Trent issued, and whose it is.
+  `
+  CREATE TABLE client_keys (
+    key_id TEXT PRIMARY KEY,
+    principal_arn TEXT NOT NULL REFERENCES principals(arn),
+    public_key BLOB NOT NULL,
+    created_at INTEGER NOT NULL
+  ) STRICT;
+  CREATE INDEX client_keys_by_principal ON client_keys(principal_arn, key_id);
+  `,
 ];

@@ -6,6 +6,7 @@ import type { KeyMaterialVersion, KmsKey, RotationType, Tag } from "../../domain
 import {
   type AccessKeyRow,
   type AliasRow,
+  type ClientKeyRow,
   type GrantRow,
   KEY_CHANGE_COLUMNS,
   KEY_COLUMNS,
@@ -15,6 +16,7 @@ import {
   page,
   toAccessKey,
   toAlias,
+  toClientKey,
   toGrant,
   toKey,
   toKeyMaterialVersion,
@@ -22,6 +24,7 @@ import {
 import type {
   AccessKey,
   Alias,
+  ClientKeyRecord,
   Grant,
   IdentityPolicy,
   KeyChanges,
@@ -134,6 +137,15 @@ export class SqliteKeyStore implements KeyStore {
         "SELECT * FROM access_keys WHERE principal_arn = ? ORDER BY access_key_id",
       ),
       deleteAccessKey: db.prepare("DELETE FROM access_keys WHERE access_key_id = ?"),
+      insertClientKey: db.prepare(
+        "INSERT INTO client_keys (key_id, principal_arn, public_key, created_at) VALUES (?, ?, ?, ?)",
+      ),
+      getClientKey: db.prepare<[string], ClientKeyRow>("SELECT * FROM client_keys WHERE key_id = ?"),
+      listClientKeys: db.prepare<[], ClientKeyRow>("SELECT * FROM client_keys ORDER BY key_id"),
+      listClientKeysOf: db.prepare<[string], ClientKeyRow>(
+        "SELECT * FROM client_keys WHERE principal_arn = ? ORDER BY key_id",
+      ),
+      deleteClientKey: db.prepare("DELETE FROM client_keys WHERE key_id = ?"),
       putIdentityPolicy: db.prepare(
         `INSERT INTO identity_policies (principal_arn, policy_name, document) VALUES (?, ?, ?)
          ON CONFLICT (principal_arn, policy_name) DO UPDATE SET document = excluded.document`,
@@ -364,6 +376,30 @@ export class SqliteKeyStore implements KeyStore {
 
   async deleteAccessKey(accessKeyId: string): Promise<boolean> {
     return this.statements.deleteAccessKey.run(accessKeyId).changes === 1;
+  }
+
+  async createClientKey(record: ClientKeyRecord): Promise<void> {
+    this.statements.insertClientKey.run(
+      record.keyId,
+      record.principalArn,
+      record.publicKey,
+      record.createdAt.getTime(),
+    );
+  }
+
+  async getClientKey(keyId: string): Promise<ClientKeyRecord | undefined> {
+    const row = this.statements.getClientKey.get(keyId);
+    return row && toClientKey(row);
+  }
+
+  async listClientKeys(principalArn: string | null): Promise<ClientKeyRecord[]> {
+    const rows =
+      principalArn === null ? this.statements.listClientKeys.all() : this.statements.listClientKeysOf.all(principalArn);
+    return rows.map(toClientKey);
+  }
+
+  async deleteClientKey(keyId: string): Promise<boolean> {
+    return this.statements.deleteClientKey.run(keyId).changes === 1;
   }
 
   async putIdentityPolicy(policy: IdentityPolicy): Promise<void> {
