@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
+import { join } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
+import { ClientKeys, writePrivateFile } from "../auth/client-keys.js";
 import { DATA_KEY_PAIR_SPECS, type DataKeyPairSpec } from "../crypto/data-key-pair-spec.js";
 import { parsePolicyDocument } from "../policy/policy-document.js";
 import { isClusterWorker, startCluster, startClusterWorker } from "../server/cluster.js";
@@ -128,6 +130,12 @@ program
       .default(1)
       .argParser(parseWorkers),
   )
+  .addOption(
+    new Option("--alibaba-max-concurrency <n>", "Alibaba instance-API requests in flight at once; more get HTTP 429")
+      .env("TRENT_ALIBABA_MAX_CONCURRENCY")
+      .default(256)
+      .argParser(parsePositiveInt),
+  )
   .addOption(new Option("--no-sm2", "refuse SM2 data key pairs, as AWS does outside China regions").env("TRENT_NO_SM2"))
   .addOption(new Option("--log-level <level>", "pino log level").env("TRENT_LOG_LEVEL").default("info"))
   .action(async (options) => {
@@ -164,6 +172,7 @@ program
       logLevel: options.logLevel,
       deletionSweepMs: 60_000,
       rotationSweepMs: 60_000,
+      alibabaMaxConcurrency: options.alibabaMaxConcurrency,
     };
     const workers = typeof options.workers === "string" ? parseWorkers(options.workers) : options.workers;
     if (isClusterWorker()) {
@@ -296,6 +305,64 @@ accessKey
     withDataDirectory(options, async (data) => {
       if (!(await data.store.deleteAccessKey(accessKeyId))) {
         process.stderr.write(`no access key ${accessKeyId}\n`);
+        process.exitCode = 1;
+      }
+    }),
+  );
+
+const clientKey = program
+  .command("client-key")
+  .description("manage Alibaba client keys (ClientKey files for the dkms-gcs SDKs) of principals");
+
+principalOptions(
+  clientKey
+    .command("create")
+    .description("create a client key for a user or role (created if new); write its ClientKey and password files"),
+)
+  .option("--out <file>", "the ClientKey file (default: <data>/client-key-<KeyId>.json); the password goes beside it")
+  .action((options) =>
+    withDataDirectory(options, async (data) => {
+      const owner = await principalFrom(data, options);
+      const issued = await new ClientKeys(data.store).issue(owner);
+      const keyFile: string = options.out ?? join(options.data, `client-key-${issued.keyId}.json`);
+      const passwordFile = keyFile.endsWith(".json") ? `${keyFile.slice(0, -5)}.password` : `${keyFile}.password`;
+      writePrivateFile(passwordFile, issued.password);
+      writePrivateFile(keyFile, issued.clientKeyJson);
+      const printed = {
+        KeyId: issued.keyId,
+        Arn: owner.arn,
+        ClientKeyFile: keyFile,
+        PasswordFile: passwordFile,
+      };
+      process.stdout.write(`${JSON.stringify(printed, null, 2)}\n`);
+    }),
+  );
+
+principalOptions(
+  clientKey.command("list").description("list client keys, or one principal's (never private keys)"),
+).action((options) =>
+  withDataDirectory(options, async (data) => {
+    // Names the principal without creating it, as principalFrom would.
+    const name: string | undefined = options.user ?? options.role;
+    const kind = options.user !== undefined ? "user" : "role";
+    const arn = name === undefined ? null : `arn:aws:iam::${options.accountId ?? data.accountId}:${kind}/${name}`;
+    for (const key of await data.store.listClientKeys(arn)) {
+      process.stdout.write(`${key.keyId}\t${key.principalArn}\t${key.createdAt.toISOString()}\n`);
+    }
+  }),
+);
+
+clientKey
+  .command("delete")
+  .description("delete a client key; requests signed with it are refused from then on")
+  .argument("<key-id>")
+  .addOption(dataOption())
+  .addOption(storeOption())
+  .addOption(rootKeyOption())
+  .action((keyId: string, options) =>
+    withDataDirectory(options, async (data) => {
+      if (!(await data.store.deleteClientKey(keyId))) {
+        process.stderr.write(`no client key ${keyId}\n`);
         process.exitCode = 1;
       }
     }),

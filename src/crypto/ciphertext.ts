@@ -79,6 +79,13 @@ export function parseBlobHeader(blob: Uint8Array): CiphertextHeader {
   return { keyId, keyVersion };
 }
 
+/** The blob's GCM IV, for an edge that reports it (Alibaba's Advance responses); the header must parse. */
+export function blobIv(blob: Uint8Array): Buffer {
+  const { keyId } = parseBlobHeader(blob);
+  const start = FIXED_HEADER_BYTES + keyId.length + 4 + SALT_BYTES;
+  return Buffer.from(blob.subarray(start, start + IV_BYTES));
+}
+
 /** Returns the plaintext, or throws MalformedCiphertextError when anything fails to authenticate. */
 export function decryptBlob(backingKey: Buffer, blob: Uint8Array, encodedContext: Buffer): Buffer {
   parseBlobHeader(blob);

@@ -35,7 +35,8 @@ export async function resolveKey(
   return key;
 }
 
-async function findKey(context: OperationContext, keyIdParameter: string): Promise<KmsKey> {
+/** The key a KeyId parameter names, not yet authorized: `resolveKey` is the way to use a key. */
+export async function findKey(context: OperationContext, keyIdParameter: string): Promise<KmsKey> {
   const { caller, services } = context;
   const reference = parseKeyReference(keyIdParameter);
   switch (reference.kind) {

@@ -9,6 +9,7 @@ import {
   ValidationException,
 } from "../domain/errors.js";
 import { type KmsKey, keyArn, keyMaterialId } from "../domain/key.js";
+import type { RequestConditions } from "../policy/authorizer.js";
 import { authorize, encryptionContextConditions } from "./authorize.js";
 import type { OperationContext } from "./context.js";
 import { stopIfDryRun } from "./dry-run.js";
@@ -81,11 +82,23 @@ export async function openCiphertext(
       "1 validation error detected: Value null at 'ciphertextBlob' failed to satisfy constraint: Member must not be null",
     );
   }
-  const encodedContext = encodeContext(encryptionContext);
   const conditions = {
     ...encryptionContextConditions(encryptionContext),
     "kms:EncryptionAlgorithm": "SYMMETRIC_DEFAULT",
   };
+  return openBlob(context, blob, encodeContext(encryptionContext), conditions, keyIdParameter, action, operation);
+}
+
+/** `openCiphertext` with the associated context already encoded (the Alibaba edge binds its Aad this way). */
+export async function openBlob(
+  context: OperationContext,
+  blob: Uint8Array,
+  encodedContext: Buffer,
+  conditions: RequestConditions,
+  keyIdParameter: string | undefined,
+  action: string,
+  operation: string,
+): Promise<OpenedCiphertext> {
   let header: ReturnType<typeof parseBlobHeader>;
   try {
     header = parseBlobHeader(blob);

@@ -2,6 +2,13 @@ import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import type { Logger } from "pino";
+import {
+  MAX_BODY_BYTES as DKMS_MAX_BODY_BYTES,
+  type DkmsEdge,
+  DkmsError,
+  type DkmsResponse,
+  dkmsErrorResponse,
+} from "../protocol/alibaba/dkms-edge.js";
 import type { AwsJsonEdge, EdgeRequest } from "../protocol/aws/aws-json-edge.js";
 
 export interface HttpServerOptions {
@@ -53,7 +60,7 @@ function readBody(request: IncomingMessage, limit: number): Promise<Buffer> {
   });
 }
 
-function send(response: ServerResponse, status: number, headers: Record<string, string>, body: string): void {
+function send(response: ServerResponse, status: number, headers: Record<string, string>, body: string | Buffer): void {
   response.writeHead(status, { ...headers, "content-length": Buffer.byteLength(body) });
   response.end(body);
 }
@@ -68,14 +75,41 @@ function sendKmsError(response: ServerResponse, status: number, code: string, me
   );
 }
 
+function sendDkms(response: ServerResponse, reply: DkmsResponse): void {
+  send(response, reply.status, reply.headers, reply.body);
+}
+
+/** The Alibaba instance API asks with an `x-kms-apiname` header; everything else is AWS. */
+function isDkmsRequest(request: IncomingMessage): boolean {
+  return request.headers["x-kms-apiname"] !== undefined;
+}
+
+function edgeRequest(request: IncomingMessage, url: URL, body: Buffer): EdgeRequest {
+  const query: Record<string, string | string[]> = {};
+  for (const [name, value] of url.searchParams) {
+    const existing = query[name];
+    query[name] = existing === undefined ? value : [...(Array.isArray(existing) ? existing : [existing]), value];
+  }
+  return {
+    method: "POST",
+    path: url.pathname,
+    query,
+    headers: headerMap(request.rawHeaders),
+    body,
+    remoteAddress: request.socket.remoteAddress ?? null,
+    secure: "encrypted" in request.socket && request.socket.encrypted === true,
+  };
+}
+
 function rawKmsError(status: string, code: string, message: string): string {
   const body = JSON.stringify({ __type: code, message });
   return `HTTP/1.1 ${status}\r\ncontent-type: application/x-amz-json-1.1\r\nx-amzn-requestid: ${randomUUID()}\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`;
 }
 
 /**
- * The HTTP listener (HTTPS when given a certificate): reads bounded bodies, serves /health, and
- * hands everything else to the AWS edge.
+ * The HTTP listener (HTTPS when given a certificate): reads bounded bodies, serves /health, hands
+ * requests carrying `x-kms-apiname` to the Alibaba instance-API edge when there is one, and
+ * everything else to the AWS edge.
  */
 export function createHttpServer(
   edge: AwsJsonEdge,
@@ -83,9 +117,47 @@ export function createHttpServer(
   options: HttpServerOptions,
   metrics: () => string,
   tls?: { readonly cert: string; readonly key: string },
+  dkms?: DkmsEdge,
 ): Server {
+  // Every answer on this route is the protobuf Error the Alibaba SDKs parse, never JSON.
+  const handleDkms = async (dkmsEdge: DkmsEdge, request: IncomingMessage, response: ServerResponse) => {
+    try {
+      if (request.method !== "POST") {
+        response.setHeader("allow", "POST");
+        sendDkms(
+          response,
+          dkmsErrorResponse(new DkmsError(405, "UnsupportedHTTPMethod", "This http method is not supported.")),
+        );
+        return;
+      }
+      const target = request.url ?? "/";
+      if (!target.startsWith("/") || !URL.canParse(target, "http://trent.invalid")) {
+        response.setHeader("connection", "close");
+        sendDkms(response, dkmsErrorResponse(new DkmsError(400, "InvalidParam", "The Param Path is invalid.")));
+        return;
+      }
+      const body = await readBody(request, DKMS_MAX_BODY_BYTES);
+      sendDkms(response, await dkmsEdge.handle(edgeRequest(request, new URL(target, "http://trent.invalid"), body)));
+    } catch (error) {
+      if (error instanceof BodyTooLarge) {
+        response.setHeader("connection", "close");
+        sendDkms(response, dkmsEdge.tooLarge(DKMS_MAX_BODY_BYTES));
+        return;
+      }
+      logger.error({ err: error }, "unexpected failure in the HTTP layer");
+      if (!response.headersSent) {
+        sendDkms(response, dkmsErrorResponse(new DkmsError(500, "InternalFailure", "Internal Failure.")));
+      } else {
+        response.destroy();
+      }
+    }
+  };
   // Host is checked by SigV4 (it must be signed); Node's own bare 400 would not be a KMS error.
   const handle = async (request: IncomingMessage, response: ServerResponse) => {
+    if (dkms !== undefined && isDkmsRequest(request)) {
+      await handleDkms(dkms, request, response);
+      return;
+    }
     try {
       if (request.method === "GET" && (request.url === "/health" || request.url === "/ready")) {
         send(response, 200, { "content-type": "application/json" }, '{"status":"ok"}');
@@ -107,22 +179,7 @@ export function createHttpServer(
         return;
       }
       const body = await readBody(request, options.maxBodyBytes);
-      const url = new URL(target, "http://trent.invalid");
-      const query: Record<string, string | string[]> = {};
-      for (const [name, value] of url.searchParams) {
-        const existing = query[name];
-        query[name] = existing === undefined ? value : [...(Array.isArray(existing) ? existing : [existing]), value];
-      }
-      const edgeRequest: EdgeRequest = {
-        method: "POST",
-        path: url.pathname,
-        query,
-        headers: headerMap(request.rawHeaders),
-        body,
-        remoteAddress: request.socket.remoteAddress ?? null,
-        secure: "encrypted" in request.socket && request.socket.encrypted === true,
-      };
-      const result = await edge.handle(edgeRequest);
+      const result = await edge.handle(edgeRequest(request, new URL(target, "http://trent.invalid"), body));
       send(response, result.status, result.headers, result.body);
     } catch (error) {
       if (error instanceof BodyTooLarge) {
@@ -161,8 +218,13 @@ export function createHttpServer(
         : rawKmsError("400 Bad Request", "SerializationException", "The HTTP request is malformed."),
     );
   });
-  server.on("checkExpectation", (_request, response: ServerResponse) => {
+  server.on("checkExpectation", (request: IncomingMessage, response: ServerResponse) => {
     response.setHeader("connection", "close");
+    if (dkms !== undefined && isDkmsRequest(request)) {
+      const message = "Only 'Expect: 100-continue' is supported.";
+      sendDkms(response, dkmsErrorResponse(new DkmsError(417, "InvalidParam", message)));
+      return;
+    }
     sendKmsError(response, 417, "SerializationException", "Only 'Expect: 100-continue' is supported.");
   });
   server.on("connect", (_request, socket) => {

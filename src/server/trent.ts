@@ -6,6 +6,7 @@ import { join } from "node:path";
 import pino, { type Logger } from "pino";
 import { DiscardingAuditSink } from "../audit/audit-sink.js";
 import { AccessKeys, type IssuedAccessKey } from "../auth/access-keys.js";
+import { ClientKeys, ensureAdminClientKey } from "../auth/client-keys.js";
 import { BackingKeys } from "../crypto/backing-keys.js";
 import { DATA_KEY_PAIR_SPECS, type DataKeyPairSpec } from "../crypto/data-key-pair-spec.js";
 import { KeyPairPool } from "../crypto/key-pair-pool.js";
@@ -14,6 +15,7 @@ import type { Services } from "../ops/context.js";
 import { deleteDueKeys } from "../ops/delete-due-keys.js";
 import { rotateDueKeys } from "../ops/rotate-due-keys.js";
 import { PolicyAuthorizer } from "../policy/policy-authorizer.js";
+import { DkmsEdge } from "../protocol/alibaba/dkms-edge.js";
 import { AwsJsonEdge } from "../protocol/aws/aws-json-edge.js";
 import { KeyFileRoot, RootKeyError } from "../root/key-file-root.js";
 import type { RootOfTrust } from "../root/root-of-trust.js";
@@ -43,6 +45,8 @@ export interface TrentConfig {
   readonly deletionSweepMs: number;
   /** How often the automatic-rotation scheduler looks for due keys. */
   readonly rotationSweepMs: number;
+  /** Alibaba instance-API requests allowed in flight at once; more are answered 429 Rejected.Throttling. */
+  readonly alibabaMaxConcurrency: number;
   /** An HTTPS listener beside the HTTP one, serving the same edges. */
   readonly tls?: {
     readonly host: string;
@@ -189,6 +193,7 @@ export async function prepareDataDirectory(config: TrentConfig): Promise<{ accou
   try {
     const issued = await ensureAdminCredentials(data, credentialsPath(config), config.region);
     await ensureAdminPolicy(data);
+    await ensureAdminClientKey(data, config.dataDir);
     // Issued here, once, before any worker process reads it.
     if (config.tls) loadTlsMaterial(config.dataDir, config.tls);
     return { accountId: data.accountId, created: issued !== null };
@@ -231,10 +236,21 @@ export async function startTrent(
     allowSm2: config.allowSm2,
   };
   const edge = new AwsJsonEdge(services, new AccessKeys(store, data.root), logger);
+  const dkmsEdge = new DkmsEdge(services, new ClientKeys(store), logger, {
+    maxConcurrentRequests: config.alibabaMaxConcurrency,
+    region: config.region,
+  });
   const metrics = () => keyPairPoolMetrics(keyPairs);
-  const server = createHttpServer(edge, logger, DEFAULT_HTTP_OPTIONS, metrics);
+  const server = createHttpServer(edge, logger, DEFAULT_HTTP_OPTIONS, metrics, undefined, dkmsEdge);
   const tlsServer = config.tls
-    ? createHttpServer(edge, logger, DEFAULT_HTTP_OPTIONS, metrics, loadTlsMaterial(config.dataDir, config.tls))
+    ? createHttpServer(
+        edge,
+        logger,
+        DEFAULT_HTTP_OPTIONS,
+        metrics,
+        loadTlsMaterial(config.dataDir, config.tls),
+        dkmsEdge,
+      )
     : undefined;
 
   const sweep = async () => {

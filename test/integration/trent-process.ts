@@ -11,6 +11,8 @@ const CLI = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
 
 export interface TrentProcess {
   readonly url: string;
+  /** The HTTPS listener's URL when Trent was started with --listen-tls. */
+  readonly tlsUrl: string | undefined;
   readonly dataDir: string;
   /** The postgres:// URL of this Trent's own database, or undefined when it runs on SQLite. */
   readonly storeUrl: string | undefined;
@@ -106,18 +108,18 @@ export async function startTrentProcess(
     if (options.dataDir === undefined) rmSync(dataDir, { recursive: true, force: true });
     if (ownDatabase !== undefined) await dropDatabase(ownDatabase);
   };
-  let listening: { url: string; accountId: string };
+  let listening: { url: string; tlsUrl: string | undefined; accountId: string };
   try {
-    listening = await new Promise<{ url: string; accountId: string }>((resolve, reject) => {
+    listening = await new Promise<{ url: string; tlsUrl: string | undefined; accountId: string }>((resolve, reject) => {
       const lines = createInterface({ input: child.stdout as NonNullable<typeof child.stdout> });
       const timer = setTimeout(() => reject(new Error("Trent did not start within 30 s")), 30_000);
       child.once("exit", (code) => reject(new Error(`Trent exited with code ${code} before listening`)));
       lines.on("line", (line) => {
         if (!line.startsWith("{")) return;
-        const entry = JSON.parse(line) as { msg?: string; url?: string; accountId?: string };
+        const entry = JSON.parse(line) as { msg?: string; url?: string; tlsUrl?: string; accountId?: string };
         if (entry.msg === "Trent is listening") {
           clearTimeout(timer);
-          resolve({ url: entry.url as string, accountId: entry.accountId as string });
+          resolve({ url: entry.url as string, tlsUrl: entry.tlsUrl, accountId: entry.accountId as string });
         }
       });
     });
@@ -134,6 +136,7 @@ export async function startTrentProcess(
   const field = (name: string) => (new RegExp(`^${name} = (.+)$`, "m").exec(ini)?.[1] ?? "").trim();
   return {
     url: listening.url,
+    tlsUrl: listening.tlsUrl,
     dataDir,
     storeUrl,
     region: field("region"),
