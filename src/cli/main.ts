@@ -131,6 +131,18 @@ program
       .argParser(parseWorkers),
   )
   .addOption(
+    new Option(
+      "--attestation-roots <file>",
+      "PEM certificates trusted for Recipient attestation documents; default: the AWS Nitro Enclaves root",
+    ).env("TRENT_ATTESTATION_ROOTS"),
+  )
+  .addOption(
+    new Option("--attestation-max-age <seconds>", "how old a Recipient's attestation document may be")
+      .env("TRENT_ATTESTATION_MAX_AGE")
+      .default(300)
+      .argParser(parsePositiveInt),
+  )
+  .addOption(
     new Option("--alibaba-max-concurrency <n>", "Alibaba instance-API requests in flight at once; more get HTTP 429")
       .env("TRENT_ALIBABA_MAX_CONCURRENCY")
       .default(256)
@@ -173,6 +185,8 @@ program
       deletionSweepMs: 60_000,
       rotationSweepMs: 60_000,
       alibabaMaxConcurrency: options.alibabaMaxConcurrency,
+      attestationRootsFile: options.attestationRoots,
+      attestationMaxAgeMs: options.attestationMaxAge * 1000,
     };
     const workers = typeof options.workers === "string" ? parseWorkers(options.workers) : options.workers;
     if (isClusterWorker()) {

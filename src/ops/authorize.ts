@@ -2,6 +2,7 @@ import type { KmsKey } from "../domain/key.js";
 import type { RequestConditions } from "../policy/authorizer.js";
 import type { RequestedGrant } from "../policy/grants.js";
 import type { OperationContext } from "./context.js";
+import { recipientConditions } from "./recipient.js";
 
 /** Asks the authorizer about this request, with the caller's grant tokens and the request's condition keys. */
 export function authorize(
@@ -15,7 +16,7 @@ export function authorize(
     caller: context.caller,
     action,
     key,
-    conditions,
+    conditions: { ...recipientConditions(context.recipient), ...conditions },
     grantTokens: context.grantTokens,
     ...(requestedGrant ? { requestedGrant } : {}),
   });

@@ -1,3 +1,4 @@
+import type { AttestationVerifier, VerifiedAttestation } from "../attestation/nitro-attestation.js";
 import type { AuditSink } from "../audit/audit-sink.js";
 import type { BackingKeys } from "../crypto/backing-keys.js";
 import type { DataKeyPairSpec } from "../crypto/data-key-pair-spec.js";
@@ -18,6 +19,8 @@ export interface Services {
   readonly authorizer: Authorizer;
   readonly audit: AuditSink;
   readonly keyPairs: KeyPairSource;
+  /** Verifies Nitro Enclave attestation documents against the configured trust roots. */
+  readonly attestation: AttestationVerifier;
   readonly now: () => Date;
   /** SM2 is a China-regions key spec in AWS; Trent offers it everywhere unless this is false. */
   readonly allowSm2: boolean;
@@ -31,6 +34,8 @@ export interface OperationContext {
   readonly resources: string[];
   /** The request's GrantTokens, where the operation takes them. */
   readonly grantTokens: readonly string[];
+  /** The verified attestation of the request's Recipient, when it has one (see recipient.ts). */
+  readonly recipient?: VerifiedAttestation;
 }
 
 export type Operation<I = never, O = unknown> = (context: OperationContext, input: I) => Promise<O>;

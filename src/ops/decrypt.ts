@@ -15,11 +15,22 @@ import { encryptionContextConditions } from "./authorize.js";
 import type { Operation, OperationContext } from "./context.js";
 import { stopIfDryRun } from "./dry-run.js";
 import { resolveKey } from "./key-access.js";
+import { sealForRecipient, withRecipient } from "./recipient.js";
 import { dryRunIgnoringCiphertext, openCiphertext, requireSymmetricAlgorithm } from "./symmetric-ciphertext.js";
-import { refuseRecipient } from "./unsupported-recipient.js";
 
 export const decrypt: Operation<DecryptRequest, DecryptResponse> = async (context, input) => {
-  refuseRecipient(input);
+  const attested = withRecipient(context, input);
+  const answer = await decryptFor(attested, input);
+  if (!attested.recipient) return answer;
+  // As AWS answers a Recipient: the plaintext only sealed to the enclave, and no KeyMaterialId.
+  const { Plaintext, KeyMaterialId: _omitted, ...rest } = answer;
+  return { ...rest, CiphertextForRecipient: sealForRecipient(attested, Buffer.from(Plaintext as Uint8Array)) };
+};
+
+async function decryptFor(
+  context: OperationContext,
+  input: DecryptRequest,
+): Promise<DecryptResponse & { Plaintext: Uint8Array }> {
   const algorithm = input.EncryptionAlgorithm;
   if (asymmetric.isAsymmetricEncryptionAlgorithm(algorithm)) {
     const opened = await openAsymmetricCiphertext(context, {
@@ -56,7 +67,7 @@ export const decrypt: Operation<DecryptRequest, DecryptResponse> = async (contex
     EncryptionAlgorithm: "SYMMETRIC_DEFAULT",
     KeyMaterialId: opened.keyMaterialId,
   };
-};
+}
 
 export interface AsymmetricCiphertextRequest {
   readonly CiphertextBlob?: Uint8Array | undefined;

@@ -7,7 +7,7 @@ import { keyMaterial, requireAlgorithm, requireUsage } from "./asymmetric-access
 import type { Operation } from "./context.js";
 import { stopIfDryRun } from "./dry-run.js";
 import { resolveKey } from "./key-access.js";
-import { refuseRecipient } from "./unsupported-recipient.js";
+import { sealForRecipient, withRecipient } from "./recipient.js";
 
 interface Curve {
   readonly name: string;
@@ -84,9 +84,9 @@ export const deriveSharedSecret: Operation<DeriveSharedSecretRequest, DeriveShar
   context,
   input,
 ) => {
-  refuseRecipient(input);
+  const attested = withRecipient(context, input);
   const algorithm = input.KeyAgreementAlgorithm as string;
-  const key = await resolveKey(context, input.KeyId as string, "kms:DeriveSharedSecret", {
+  const key = await resolveKey(attested, input.KeyId as string, "kms:DeriveSharedSecret", {
     "kms:KeyAgreementAlgorithm": algorithm,
   });
   requireUsage(key, "KEY_AGREEMENT", "DeriveSharedSecret");
@@ -107,7 +107,7 @@ export const deriveSharedSecret: Operation<DeriveSharedSecretRequest, DeriveShar
   }
   return {
     KeyId: keyArn(key),
-    SharedSecret: secret,
+    ...(attested.recipient ? { CiphertextForRecipient: sealForRecipient(attested, secret) } : { SharedSecret: secret }),
     KeyAgreementAlgorithm: "ECDH",
     KeyOrigin: key.origin,
   };

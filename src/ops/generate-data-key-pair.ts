@@ -6,8 +6,8 @@ import { encryptionContextConditions } from "./authorize.js";
 import type { Operation, OperationContext } from "./context.js";
 import { stopIfDryRun } from "./dry-run.js";
 import { requireSymmetricEncryptionKey, resolveKey } from "./key-access.js";
+import { sealForRecipient, withRecipient } from "./recipient.js";
 import { encodeContext, sealUnderKey } from "./symmetric-ciphertext.js";
-import { refuseRecipient } from "./unsupported-recipient.js";
 
 /** The shared body of GenerateDataKeyPair and GenerateDataKeyPairWithoutPlaintext. */
 export async function generateDataKeyPairFor(
@@ -44,6 +44,9 @@ export const generateDataKeyPair: Operation<GenerateDataKeyPairRequest, Generate
   context,
   input,
 ) => {
-  refuseRecipient(input);
-  return generateDataKeyPairFor(context, input, "kms:GenerateDataKeyPair", "GenerateDataKeyPair");
+  const attested = withRecipient(context, input);
+  const pair = await generateDataKeyPairFor(attested, input, "kms:GenerateDataKeyPair", "GenerateDataKeyPair");
+  if (!attested.recipient) return pair;
+  const { PrivateKeyPlaintext, ...rest } = pair;
+  return { ...rest, CiphertextForRecipient: sealForRecipient(attested, PrivateKeyPlaintext) };
 };

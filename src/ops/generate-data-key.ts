@@ -6,8 +6,8 @@ import { encryptionContextConditions } from "./authorize.js";
 import type { Operation, OperationContext } from "./context.js";
 import { stopIfDryRun } from "./dry-run.js";
 import { requireSymmetricEncryptionKey, resolveKey } from "./key-access.js";
+import { sealForRecipient, withRecipient } from "./recipient.js";
 import { encodeContext, sealUnderKey } from "./symmetric-ciphertext.js";
-import { refuseRecipient } from "./unsupported-recipient.js";
 
 const KEY_SPEC_BYTES = { AES_128: 16, AES_256: 32 } as const;
 
@@ -43,6 +43,10 @@ export async function generateDataKeyFor(
 }
 
 export const generateDataKey: Operation<GenerateDataKeyRequest, GenerateDataKeyResponse> = async (context, input) => {
-  refuseRecipient(input);
-  return generateDataKeyFor(context, input, "kms:GenerateDataKey", "GenerateDataKey");
+  const attested = withRecipient(context, input);
+  const dataKey = await generateDataKeyFor(attested, input, "kms:GenerateDataKey", "GenerateDataKey");
+  if (!attested.recipient) return dataKey;
+  // As AWS answers a Recipient: the data key only sealed to the enclave, and no KeyMaterialId.
+  const { Plaintext, KeyMaterialId: _omitted, ...rest } = dataKey;
+  return { ...rest, CiphertextForRecipient: sealForRecipient(attested, Plaintext) };
 };

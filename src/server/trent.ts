@@ -1,9 +1,10 @@
 import { randomInt } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import pino, { type Logger } from "pino";
+import { AttestationVerifier, AWS_NITRO_ROOT_G1_PEM, loadTrustRoots } from "../attestation/nitro-attestation.js";
 import { DiscardingAuditSink } from "../audit/audit-sink.js";
 import { AccessKeys, type IssuedAccessKey } from "../auth/access-keys.js";
 import { ClientKeys, ensureAdminClientKey } from "../auth/client-keys.js";
@@ -45,6 +46,10 @@ export interface TrentConfig {
   readonly deletionSweepMs: number;
   /** How often the automatic-rotation scheduler looks for due keys. */
   readonly rotationSweepMs: number;
+  /** PEM trust roots for Recipient attestation documents; undefined for the AWS Nitro Enclaves root alone. */
+  readonly attestationRootsFile: string | undefined;
+  /** How old a Recipient's attestation document may be. */
+  readonly attestationMaxAgeMs: number;
   /** Alibaba instance-API requests allowed in flight at once; more are answered 429 Rejected.Throttling. */
   readonly alibabaMaxConcurrency: number;
   /** An HTTPS listener beside the HTTP one, serving the same edges. */
@@ -232,6 +237,15 @@ export async function startTrent(
     authorizer: new PolicyAuthorizer(store, now),
     audit: new DiscardingAuditSink(),
     keyPairs,
+    attestation: new AttestationVerifier({
+      roots: loadTrustRoots(
+        config.attestationRootsFile === undefined
+          ? AWS_NITRO_ROOT_G1_PEM
+          : readFileSync(config.attestationRootsFile, "utf8"),
+      ),
+      maxAgeMs: config.attestationMaxAgeMs,
+      now,
+    }),
     now,
     allowSm2: config.allowSm2,
   };

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { AttestationVerifier, AWS_NITRO_ROOT_G1_PEM, loadTrustRoots } from "../../src/attestation/nitro-attestation.js";
 import { DiscardingAuditSink } from "../../src/audit/audit-sink.js";
 import { BackingKeys } from "../../src/crypto/backing-keys.js";
 import { generateKeyPairDer } from "../../src/crypto/data-key-pair-spec.js";
@@ -26,6 +27,7 @@ export interface TestServices {
 export function openTestServices(options: {
   now: () => Date;
   authorizer?: (store: KeyStore) => Authorizer;
+  attestationRoots?: string;
 }): TestServices {
   const dir = mkdtempSync(join(tmpdir(), "trent-unit-"));
   const store = new SqliteKeyStore(join(dir, "trent.db"));
@@ -37,6 +39,11 @@ export function openTestServices(options: {
     authorizer: options.authorizer?.(store) ?? new AccountBoundaryAuthorizer(),
     audit: new DiscardingAuditSink(),
     keyPairs: { take: generateKeyPairDer },
+    attestation: new AttestationVerifier({
+      roots: loadTrustRoots(options.attestationRoots ?? AWS_NITRO_ROOT_G1_PEM),
+      maxAgeMs: 300_000,
+      now: options.now,
+    }),
     now: options.now,
     allowSm2: true,
   };

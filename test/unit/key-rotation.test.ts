@@ -380,6 +380,7 @@ for (const database of sharedDatabases) {
         authorizer: new AccountBoundaryAuthorizer(),
         audit: new DiscardingAuditSink(),
         keyPairs: { take: generateKeyPairDer },
+        attestation: fixture.services.attestation,
         now: () => now,
         allowSm2: true,
       };
