@@ -36,7 +36,8 @@ export function readDerChild(der: Uint8Array, offset: number, parent: DerElement
 function derLength(length: number): Buffer {
   if (length < 0x80) return Buffer.of(length);
   if (length < 0x100) return Buffer.of(0x81, length);
-  return Buffer.of(0x82, length >> 8, length & 0xff);
+  if (length < 0x10000) return Buffer.of(0x82, length >> 8, length & 0xff);
+  throw new RangeError("DER content longer than 65535 bytes");
 }
 
 export function derTlv(tag: number, content: Uint8Array): Buffer {

@@ -39,7 +39,7 @@ const ML_DSA_OID = {
 } as const;
 
 /** SubjectPublicKeyInfo of an ML-DSA public key (RFC 9881): the algorithm has no parameters. */
-export function mlDsaSpki(level: 44 | 65 | 87, publicKey: Uint8Array): Buffer {
+function mlDsaSpki(level: 44 | 65 | 87, publicKey: Uint8Array): Buffer {
   const algorithm = derTlv(0x30, ML_DSA_OID[level]);
   const bits = derTlv(0x03, Buffer.concat([Buffer.of(0), publicKey]));
   return derTlv(0x30, Buffer.concat([algorithm, bits]));

@@ -5,11 +5,11 @@ import {
   IncorrectKeyException,
   InvalidCiphertextException,
   InvalidKeyUsageException,
-  NotFoundException,
   ValidationException,
 } from "../domain/errors.js";
 import { type KmsKey, keyArn, keyMaterialId } from "../domain/key.js";
 import type { RequestConditions } from "../policy/authorizer.js";
+import { keyMaterial } from "./asymmetric-access.js";
 import { authorize, encryptionContextConditions } from "./authorize.js";
 import type { OperationContext } from "./context.js";
 import { stopIfDryRun } from "./dry-run.js";
@@ -46,9 +46,8 @@ export async function sealUnderKey(
   plaintext: Uint8Array,
   encodedContext: Buffer,
 ): Promise<{ ciphertext: Buffer; keyMaterialId: string }> {
-  const backingKey = await context.services.backingKeys.get(key.keyId, key.currentVersion);
-  // Only a key deleted while this request was in flight has no material.
-  if (!backingKey) throw new NotFoundException(`Key '${keyArn(key)}' does not exist`);
+  // The current version's backing key; only a key deleted while this request was in flight has none.
+  const backingKey = await keyMaterial(context.services, key);
   const ciphertext = encryptBlob(
     backingKey,
     { keyId: key.keyId, keyVersion: key.currentVersion },

@@ -44,12 +44,13 @@ export async function startCluster(config: TrentConfig, workers: number): Promis
    */
   const joined = new Set<number>();
   /** Writes waiting for siblings: id → the writing worker and the siblings yet to drop their caches. */
-  const pending = new Map<string, { origin: Worker; waiting: Set<number> }>();
+  const pending = new Map<string, { origin: Worker; waiting: Set<number>; deadline: NodeJS.Timeout }>();
 
   const settle = (id: string) => {
     const entry = pending.get(id);
     if (entry === undefined || entry.waiting.size > 0) return;
     pending.delete(id);
+    clearTimeout(entry.deadline);
     if (entry.origin.isConnected()) entry.origin.send({ type: "synced", id } satisfies ClusterMessage);
   };
 
@@ -64,7 +65,21 @@ export async function startCluster(config: TrentConfig, workers: number): Promis
       const siblings = Object.values(cluster.workers ?? {}).filter(
         (other): other is Worker => other !== undefined && other.id !== worker.id && joined.has(other.id),
       );
-      pending.set(message.id, { origin: worker, waiting: new Set(siblings.map((sibling) => sibling.id)) });
+      // A sibling that is alive but cannot answer (a blocked event loop) must not hold writes
+      // forever: it is stopped, and its exit settles the write; the primary starts another.
+      const deadline = setTimeout(() => {
+        const stuck = pending.get(message.id)?.waiting ?? new Set<number>();
+        for (const id of stuck) {
+          logger.error({ worker: id }, "a worker did not drop its caches in time; stopping it");
+          cluster.workers?.[id]?.process.kill("SIGKILL");
+        }
+      }, SIBLING_DROP_TIMEOUT_MS);
+      deadline.unref();
+      pending.set(message.id, {
+        origin: worker,
+        waiting: new Set(siblings.map((sibling) => sibling.id)),
+        deadline,
+      });
       for (const sibling of siblings) sibling.send({ type: "drop-caches", id: message.id } satisfies ClusterMessage);
       settle(message.id);
     } else if (message.type === "dropped") {
@@ -113,6 +128,9 @@ export async function startCluster(config: TrentConfig, workers: number): Promis
   process.once("SIGTERM", stop);
   for (let i = 0; i < workers; i++) fork();
 }
+
+/** How long a write waits for its siblings to drop their caches before a silent one is stopped. */
+const SIBLING_DROP_TIMEOUT_MS = 5_000;
 
 /** True in a process the cluster primary forked. */
 export function isClusterWorker(): boolean {

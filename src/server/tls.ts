@@ -39,7 +39,7 @@ export function loadTlsMaterial(
   const names = [...new Set(["localhost", "127.0.0.1", "::1", ...options.hostNames])];
   const certFile = join(dataDir, "tls-cert.pem");
   const keyFile = join(dataDir, "tls-key.pem");
-  if (existsSync(certFile) && existsSync(keyFile) && coversNames(readFileSync(certFile, "utf8"), names)) {
+  if (existsSync(certFile) && existsSync(keyFile) && stillGood(readFileSync(certFile, "utf8"), ca.file, names)) {
     return { cert: readFileSync(certFile, "utf8"), key: readFileSync(keyFile, "utf8"), caFile: ca.file };
   }
   const issued = issueServerCertificate(ca, names);
@@ -63,6 +63,9 @@ function loadOrCreateCa(dataDir: string): Ca {
       cert: forge.pki.certificateFromPem(readFileSync(file, "utf8")),
       key: forge.pki.privateKeyFromPem(readFileSync(keyFile, "utf8")) as forge.pki.rsa.PrivateKey,
     };
+  }
+  if (existsSync(file) || existsSync(keyFile)) {
+    throw new Error(`${file} and ${keyFile} go together: restore the missing one, or remove both for a new CA`);
   }
   const pair = rsaKeyPair();
   const cert = forge.pki.createCertificate();
@@ -124,8 +127,11 @@ function serialNumber(): string {
   return `01${randomBytes(15).toString("hex")}`;
 }
 
-function coversNames(pem: string, names: readonly string[]): boolean {
+/** Issued by the current CA, naming every host, and not about to expire. */
+function stillGood(pem: string, caFile: string, names: readonly string[]): boolean {
   const cert = new X509Certificate(pem);
+  const ca = new X509Certificate(readFileSync(caFile));
+  if (!cert.checkIssued(ca) || !cert.verify(ca.publicKey)) return false;
   if (new Date(cert.validTo).getTime() - Date.now() < 30 * 86_400_000) return false;
   return names.every((name) => (isIP(name) ? cert.checkIP(name) !== undefined : cert.checkHost(name) !== undefined));
 }

@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -6,6 +6,7 @@ import { AttestationVerifier, AWS_NITRO_ROOT_G1_PEM, loadTrustRoots } from "../.
 import { DiscardingAuditSink } from "../../src/audit/audit-sink.js";
 import { BackingKeys } from "../../src/crypto/backing-keys.js";
 import { generateKeyPairDer } from "../../src/crypto/data-key-pair-spec.js";
+import type { KmsKey } from "../../src/domain/key.js";
 import type { Caller } from "../../src/domain/principal.js";
 import type { Services } from "../../src/ops/context.js";
 import { AccountBoundaryAuthorizer, type Authorizer } from "../../src/policy/authorizer.js";
@@ -66,5 +67,27 @@ export function testCaller(accountId = "111122223333", region = "us-east-1"): Ca
     region,
     sourceIp: "127.0.0.1",
     secureTransport: false,
+  };
+}
+
+/** A KMS key as the store holds it: an enabled symmetric key of `111122223333` unless `fields` say otherwise. */
+export function testKey(fields: Partial<KmsKey> = {}): KmsKey {
+  return {
+    keyId: randomUUID(),
+    accountId: "111122223333",
+    region: "us-east-1",
+    createdAt: new Date(0),
+    description: "",
+    keySpec: "SYMMETRIC_DEFAULT",
+    keyUsage: "ENCRYPT_DECRYPT",
+    origin: "AWS_KMS",
+    keyState: "Enabled",
+    deletionDate: null,
+    pendingDeletionWindowInDays: null,
+    policy: "{}",
+    currentVersion: 1,
+    rotationPeriodInDays: null,
+    nextRotationDate: null,
+    ...fields,
   };
 }

@@ -7,29 +7,14 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { KmsKey } from "../../src/domain/key.js";
 import { CachingKeyStore } from "../../src/store/caching-store.js";
 import { SqliteKeyStore } from "../../src/store/sqlite/sqlite-store.js";
+import { testKey } from "../support/services.js";
 
 let dir: string;
 let writer: SqliteKeyStore;
 let reader: SqliteKeyStore;
 
 function key(keyId: string): KmsKey {
-  return {
-    keyId,
-    accountId: "111122223333",
-    region: "us-east-1",
-    createdAt: new Date(0),
-    description: "",
-    keySpec: "SYMMETRIC_DEFAULT",
-    keyUsage: "ENCRYPT_DECRYPT",
-    origin: "AWS_KMS",
-    keyState: "Enabled",
-    deletionDate: null,
-    pendingDeletionWindowInDays: null,
-    policy: "{}",
-    currentVersion: 1,
-    rotationPeriodInDays: null,
-    nextRotationDate: null,
-  };
+  return testKey({ keyId });
 }
 
 before(() => {

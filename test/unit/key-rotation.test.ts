@@ -34,7 +34,7 @@ import { PostgresKeyStore } from "../../src/store/postgres/postgres-store.js";
 import { SqliteKeyStore } from "../../src/store/sqlite/sqlite-store.js";
 import type { KeyStore } from "../../src/store/store.js";
 import { PostgresNotInstalledError, startPostgres } from "../support/postgres-server.js";
-import { openTestServices, type TestServices, testCaller } from "../support/services.js";
+import { openTestServices, type TestServices, testCaller, testKey } from "../support/services.js";
 
 const DAY = 86_400_000;
 const ACCOUNT = "111122223333";
@@ -70,24 +70,7 @@ async function currentMaterialId(keyId: string): Promise<string> {
 async function storedKey(fields: Partial<KmsKey>): Promise<string> {
   const keyId = randomUUID();
   await fixture.services.store.createKey(
-    {
-      keyId,
-      accountId: ACCOUNT,
-      region: "us-east-1",
-      createdAt: clock,
-      description: "",
-      keySpec: "SYMMETRIC_DEFAULT",
-      keyUsage: "ENCRYPT_DECRYPT",
-      origin: "AWS_KMS",
-      keyState: "Enabled",
-      deletionDate: null,
-      pendingDeletionWindowInDays: null,
-      policy: "{}",
-      currentVersion: 1,
-      rotationPeriodInDays: null,
-      nextRotationDate: null,
-      ...fields,
-    },
+    testKey({ keyId, accountId: ACCOUNT, createdAt: clock, ...fields }),
     randomBytes(60),
     [],
   );

@@ -11,7 +11,7 @@ import { disableKey } from "../../src/ops/disable-key.js";
 import { generateMac } from "../../src/ops/generate-mac.js";
 import { getPublicKey } from "../../src/ops/get-public-key.js";
 import { verifyMac } from "../../src/ops/verify-mac.js";
-import { openTestServices, type TestServices, testCaller } from "../support/services.js";
+import { openTestServices, type TestServices, testCaller, testKey } from "../support/services.js";
 
 const ACCOUNT = "111122223333";
 const CALLER: Caller = testCaller(ACCOUNT);
@@ -39,23 +39,14 @@ async function hmacKeyWithMaterial(keySpec: KeySpec, material: Buffer): Promise<
   const keyId = randomUUID();
   const wrapped = await fixture.services.backingKeys.create(keyId, 1, Buffer.from(material));
   await fixture.services.store.createKey(
-    {
+    testKey({
       keyId,
       accountId: ACCOUNT,
-      region: "us-east-1",
       createdAt: new Date(),
-      description: "",
       keySpec,
       keyUsage: "GENERATE_VERIFY_MAC",
       origin: "EXTERNAL",
-      keyState: "Enabled",
-      deletionDate: null,
-      pendingDeletionWindowInDays: null,
-      policy: "{}",
-      currentVersion: 1,
-      rotationPeriodInDays: null,
-      nextRotationDate: null,
-    },
+    }),
     wrapped,
     [],
   );

@@ -2,7 +2,7 @@ import { blobIv } from "../../crypto/ciphertext.js";
 import { IncorrectKeyException, InvalidCiphertextException } from "../../domain/errors.js";
 import { keyMaterialId } from "../../domain/key.js";
 import type { AlibabaOperation } from "./index.js";
-import { invalidCiphertext, openWithIv, requireIvLength } from "./iv-ciphertext.js";
+import { invalidCiphertext, openWithIv } from "./iv-ciphertext.js";
 import { aadOf, optionalBytes, optionalString, requireAesGcm, requiredBytes } from "./request.js";
 import { openAdvance, symmetricKeyOf } from "./sealing.js";
 
@@ -17,8 +17,14 @@ export const advanceDecrypt: AlibabaOperation = async (context, input) => {
   const iv = optionalBytes(input, "Iv");
   const aad = aadOf(input);
   const resolved = context.resources.length;
+  let opened: Awaited<ReturnType<typeof openAdvance>> | undefined;
   try {
-    const opened = await openAdvance(context, blob, aad, keyIdParameter, "AdvanceDecrypt");
+    opened = await openAdvance(context, blob, aad, keyIdParameter, "AdvanceDecrypt");
+  } catch (error) {
+    const notAdvance = error instanceof InvalidCiphertextException || error instanceof IncorrectKeyException;
+    if (!notAdvance || iv === undefined || keyIdParameter === undefined) throw error;
+  }
+  if (opened !== undefined) {
     // An Iv, if given, is a claim about the ciphertext: it must be the one AdvanceEncrypt returned.
     if (iv !== undefined && !blobIv(blob).equals(iv)) {
       opened.plaintext.fill(0);
@@ -30,13 +36,10 @@ export const advanceDecrypt: AlibabaOperation = async (context, input) => {
       Algorithm: "AES_GCM",
       KeyVersionId: opened.keyMaterialId,
     };
-  } catch (error) {
-    const notAdvance = error instanceof InvalidCiphertextException || error instanceof IncorrectKeyException;
-    if (!notAdvance || iv === undefined || keyIdParameter === undefined) throw error;
   }
   // Not an Advance blob that opens: Encrypt's format, whose key the request names. Record that key once.
+  if (iv === undefined) throw invalidCiphertext();
   context.resources.splice(resolved);
-  requireIvLength(iv);
   const key = await symmetricKeyOf(context, input, "kms:Decrypt", "AdvanceDecrypt");
   const { plaintext, version } = await openWithIv(context, key, blob, iv, aad);
   return {

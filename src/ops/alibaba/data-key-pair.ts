@@ -3,7 +3,7 @@ import { UnsupportedOperationException, ValidationException } from "../../domain
 import type { KmsKey } from "../../domain/key.js";
 import type { OperationContext } from "../context.js";
 import { pemOf } from "./pem.js";
-import { type AlibabaRequest, aadOf, optionalString, requiredString } from "./request.js";
+import { type AlibabaRequest, aadOf, optionalString, requireAesGcm, requiredString } from "./request.js";
 import { sealLikeAdvanceEncrypt, sealLikeEncrypt, symmetricKeyOf } from "./sealing.js";
 
 /** Alibaba's KeyPairSpec names and the pool's specs they are. */
@@ -53,6 +53,16 @@ async function takeDataKeyPair(
   return { key, keyPairSpec, publicKey: Buffer.from(pemOf(pair.publicKey, "PUBLIC KEY"), "ascii"), privateKey };
 }
 
+/** A private key that cannot be sealed (say, its KMS key was deleted meanwhile) is wiped, not left behind. */
+async function sealedOrWiped<T>(privateKey: Buffer, seal: () => Promise<T>): Promise<T> {
+  try {
+    return await seal();
+  } catch (error) {
+    privateKey.fill(0);
+    throw error;
+  }
+}
+
 /** GenerateDataKeyPair's body: the private key encrypted as Encrypt does, with its Iv. */
 export async function dataKeyPairLikeEncrypt(
   context: OperationContext,
@@ -60,12 +70,11 @@ export async function dataKeyPairLikeEncrypt(
   action: string,
   operation: string,
 ) {
-  const algorithm = optionalString(input, "Algorithm") ?? "AES_GCM";
-  if (algorithm !== "AES_GCM") {
-    throw new ValidationException(`The Param Algorithm is invalid: ${algorithm} is not supported; use AES_GCM.`);
-  }
+  const algorithm = requireAesGcm(input);
   const pair = await takeDataKeyPair(context, input, action, operation);
-  const sealed = await sealLikeEncrypt(context, pair.key, pair.privateKey, aadOf(input));
+  const sealed = await sealedOrWiped(pair.privateKey, () =>
+    sealLikeEncrypt(context, pair.key, pair.privateKey, aadOf(input)),
+  );
   return {
     KeyId: pair.key.keyId,
     Iv: sealed.Iv,
@@ -85,7 +94,9 @@ export async function dataKeyPairLikeAdvanceEncrypt(
   operation: string,
 ) {
   const pair = await takeDataKeyPair(context, input, action, operation);
-  const sealed = await sealLikeAdvanceEncrypt(context, pair.key, pair.privateKey, aadOf(input));
+  const sealed = await sealedOrWiped(pair.privateKey, () =>
+    sealLikeAdvanceEncrypt(context, pair.key, pair.privateKey, aadOf(input)),
+  );
   return {
     KeyId: pair.key.keyId,
     Iv: sealed.Iv,

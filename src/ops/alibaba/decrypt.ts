@@ -7,7 +7,7 @@ import type { OperationContext } from "../context.js";
 import { decrypt as awsDecrypt } from "../decrypt.js";
 import { refuseSymmetricParams } from "./encrypt.js";
 import type { AlibabaOperation } from "./index.js";
-import { openWithIv, requireIvLength } from "./iv-ciphertext.js";
+import { openWithIv } from "./iv-ciphertext.js";
 import {
   type AlibabaRequest,
   aadOf,
@@ -26,7 +26,6 @@ export const decrypt: AlibabaOperation = async (context, input) => {
   requireAesGcm(input);
   const blob = requiredBytes(input, "CiphertextBlob");
   const iv = requiredBytes(input, "Iv");
-  requireIvLength(iv);
   const key = await symmetricKeyOf(context, input, "kms:Decrypt", "Decrypt");
   const { plaintext } = await openWithIv(context, key, blob, iv, aadOf(input));
   return { KeyId: key.keyId, Plaintext: plaintext, Algorithm: "AES_GCM" };

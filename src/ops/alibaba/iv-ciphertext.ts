@@ -1,6 +1,7 @@
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from "node:crypto";
-import { InvalidCiphertextException, NotFoundException, ValidationException } from "../../domain/errors.js";
-import { type KmsKey, keyArn } from "../../domain/key.js";
+import { InvalidCiphertextException, ValidationException } from "../../domain/errors.js";
+import type { KmsKey } from "../../domain/key.js";
+import { keyMaterial } from "../asymmetric-access.js";
 import type { OperationContext } from "../context.js";
 
 const IV_BYTES = 12;
@@ -57,9 +58,7 @@ export async function sealUnderCurrentVersion(
   iv: Uint8Array,
   aad: Uint8Array,
 ): Promise<Buffer> {
-  const backingKey = await context.services.backingKeys.get(key.keyId, key.currentVersion);
-  // Only a key deleted while this request was in flight has no material.
-  if (!backingKey) throw new NotFoundException(`Key '${keyArn(key)}' does not exist`);
+  const backingKey = await keyMaterial(context.services, key);
   return sealWithIv(backingKey, key, key.currentVersion, plaintext, iv, aad);
 }
 

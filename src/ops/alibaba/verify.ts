@@ -1,21 +1,21 @@
-import { KMSInvalidSignatureException } from "../../domain/errors.js";
-import { verify as awsVerify } from "../verify.js";
+import { verify as verifySignature } from "../../crypto/signing.js";
+import { signingRequest as awsSigningRequest } from "../sign.js";
 import type { AlibabaOperation } from "./index.js";
-import { keyIdOfArn, requiredBytes } from "./request.js";
+import { requiredBytes } from "./request.js";
 import { signingRequest } from "./signing-request.js";
 
 /** Unlike AWS, the instance API answers an invalid signature with Value false, not an error. */
 export const verify: AlibabaOperation = async (context, input) => {
   const { algorithm, ...request } = signingRequest(input);
   const signature = requiredBytes(input, "Signature");
-  let value = true;
-  try {
-    await awsVerify(context, { ...request, Signature: signature });
-  } catch (error) {
-    if (!(error instanceof KMSInvalidSignatureException)) throw error;
-    value = false;
-  }
-  // Verify resolved the key (and recorded its ARN) before it checked the signature.
-  const keyArn = context.resources.at(-1) as string;
-  return { KeyId: keyIdOfArn(keyArn), Value: value, Algorithm: algorithm, MessageType: request.MessageType };
+  const signing = await awsSigningRequest(context, request, "Verify");
+  const value = verifySignature(
+    signing.pair,
+    signing.key.keySpec,
+    signing.algorithm,
+    signing.messageType,
+    signing.message,
+    signature,
+  );
+  return { KeyId: signing.key.keyId, Value: value, Algorithm: algorithm, MessageType: request.MessageType };
 };

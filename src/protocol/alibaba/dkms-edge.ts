@@ -39,6 +39,9 @@ export interface DkmsResponse {
 }
 
 /** An error answered as the instance API's protobuf `Error` message. */
+/** The headers besides `x-kms-*` that the string to sign and the checks read. */
+const SIGNED_PLAIN_HEADERS: ReadonlySet<string> = new Set(["content-sha256", "content-type", "date", "authorization"]);
+
 export class DkmsError extends Error {
   constructor(
     readonly status: number,
@@ -176,7 +179,7 @@ export class DkmsEdge {
   private kmsHeaders(request: EdgeRequest): Record<string, string> {
     const headers: Record<string, string> = {};
     for (const [name, values] of request.headers) {
-      if (!name.startsWith("x-kms-") && !["content-sha256", "content-type", "date", "authorization"].includes(name)) {
+      if (!name.startsWith("x-kms-") && !SIGNED_PLAIN_HEADERS.has(name)) {
         continue;
       }
       // A repeated signed header has no single canonical value to verify.
