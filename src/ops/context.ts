@@ -4,7 +4,9 @@ import type { BackingKeys } from "../crypto/backing-keys.js";
 import type { DataKeyPairSpec } from "../crypto/data-key-pair-spec.js";
 import type { Caller } from "../domain/principal.js";
 import type { Authorizer } from "../policy/authorizer.js";
+import type { RequestQuotas } from "../quota/request-quotas.js";
 import type { RootOfTrust } from "../root/root-of-trust.js";
+import type { RequestMetrics } from "../server/metrics.js";
 import type { KeyStore } from "../store/store.js";
 
 export interface KeyPairSource {
@@ -18,6 +20,10 @@ export interface Services {
   readonly backingKeys: BackingKeys;
   readonly authorizer: Authorizer;
   readonly audit: AuditSink;
+  /** Request-rate quotas; every edge admits a request before running its operation. */
+  readonly quotas: RequestQuotas;
+  /** Counts and times answered requests for /metrics. */
+  readonly metrics: RequestMetrics;
   readonly keyPairs: KeyPairSource;
   /** Verifies Nitro Enclave attestation documents against the configured trust roots. */
   readonly attestation: AttestationVerifier;

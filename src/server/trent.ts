@@ -18,6 +18,7 @@ import { rotateDueKeys } from "../ops/rotate-due-keys.js";
 import { PolicyAuthorizer } from "../policy/policy-authorizer.js";
 import { DkmsEdge } from "../protocol/alibaba/dkms-edge.js";
 import { AwsJsonEdge } from "../protocol/aws/aws-json-edge.js";
+import { UnlimitedQuotas } from "../quota/request-quotas.js";
 import { KeyFileRoot, RootKeyError } from "../root/key-file-root.js";
 import type { RootOfTrust } from "../root/root-of-trust.js";
 import { CachingKeyStore, DEFAULT_CACHE_OPTIONS } from "../store/caching-store.js";
@@ -25,6 +26,7 @@ import { PostgresKeyStore } from "../store/postgres/postgres-store.js";
 import { SqliteKeyStore } from "../store/sqlite/sqlite-store.js";
 import type { KeyStore } from "../store/store.js";
 import { createHttpServer, DEFAULT_HTTP_OPTIONS } from "./http-server.js";
+import { NoRequestMetrics } from "./metrics.js";
 import { loadTlsMaterial } from "./tls.js";
 
 export interface TrentConfig {
@@ -236,6 +238,8 @@ export async function startTrent(
     backingKeys: new BackingKeys(store, data.root),
     authorizer: new PolicyAuthorizer(store, now),
     audit: new DiscardingAuditSink(),
+    quotas: new UnlimitedQuotas(),
+    metrics: new NoRequestMetrics(),
     keyPairs,
     attestation: new AttestationVerifier({
       roots: loadTrustRoots(

@@ -22,7 +22,8 @@ from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
 ROOT = Path(__file__).resolve().parents[2]
-CLI = ROOT / "dist" / "src" / "cli" / "main.js"
+# TRENT_CLI points the tests at another build of the CLI (e.g. one engineer's own output directory).
+CLI = Path(os.environ["TRENT_CLI"]) if os.environ.get("TRENT_CLI") else ROOT / "dist" / "src" / "cli" / "main.js"
 JSON_CONTENT_TYPE = "application/x-amz-json-1.1"
 # No retries: every request a test makes is sent exactly once, and failures surface at once.
 # (botocore's "max_attempts" counts retries, not attempts: {"max_attempts": 1} retries once.)

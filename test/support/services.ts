@@ -10,7 +10,9 @@ import type { KmsKey } from "../../src/domain/key.js";
 import type { Caller } from "../../src/domain/principal.js";
 import type { Services } from "../../src/ops/context.js";
 import { AccountBoundaryAuthorizer, type Authorizer } from "../../src/policy/authorizer.js";
+import { UnlimitedQuotas } from "../../src/quota/request-quotas.js";
 import { KeyFileRoot } from "../../src/root/key-file-root.js";
+import { NoRequestMetrics } from "../../src/server/metrics.js";
 import { SqliteKeyStore } from "../../src/store/sqlite/sqlite-store.js";
 import type { KeyStore } from "../../src/store/store.js";
 
@@ -39,6 +41,8 @@ export function openTestServices(options: {
     backingKeys: new BackingKeys(store, root),
     authorizer: options.authorizer?.(store) ?? new AccountBoundaryAuthorizer(),
     audit: new DiscardingAuditSink(),
+    quotas: new UnlimitedQuotas(),
+    metrics: new NoRequestMetrics(),
     keyPairs: { take: generateKeyPairDer },
     attestation: new AttestationVerifier({
       roots: loadTrustRoots(options.attestationRoots ?? AWS_NITRO_ROOT_G1_PEM),

@@ -162,6 +162,8 @@ function harness(options: { maxConcurrentRequests?: number; region?: string; gat
   const services = {
     now: () => new Date(NOW),
     audit: { record: async (event: AuditEvent) => void audit.push(event), close: async () => {} },
+    quotas: { admit: () => {} },
+    metrics: { answered: () => {} },
   } as unknown as Services;
   const clientKeys = {
     lookup: async (keyId: string) =>

@@ -362,6 +362,8 @@ for (const database of sharedDatabases) {
         backingKeys: new BackingKeys(store, root),
         authorizer: new AccountBoundaryAuthorizer(),
         audit: new DiscardingAuditSink(),
+        quotas: fixture.services.quotas,
+        metrics: fixture.services.metrics,
         keyPairs: { take: generateKeyPairDer },
         attestation: fixture.services.attestation,
         now: () => now,

@@ -36,6 +36,8 @@ export interface DkmsResponse {
   readonly status: number;
   readonly headers: Record<string, string>;
   readonly body: Buffer;
+  /** The error code in the body, when it is an error. */
+  readonly errorCode?: string;
 }
 
 /** An error answered as the instance API's protobuf `Error` message. */
@@ -109,15 +111,26 @@ export class DkmsEdge {
 
   async handle(request: EdgeRequest): Promise<DkmsResponse> {
     const requestId = randomUUID();
+    const started = performance.now();
+    let response: DkmsResponse;
     if (this.inFlight >= this.options.maxConcurrentRequests) {
-      return dkmsErrorResponse(new DkmsError(429, "Rejected.Throttling", "QPS Limit Exceeded"), requestId);
+      response = dkmsErrorResponse(new DkmsError(429, "Rejected.Throttling", "QPS Limit Exceeded"), requestId);
+    } else {
+      this.inFlight++;
+      try {
+        response = await this.serve(request, requestId);
+      } finally {
+        this.inFlight--;
+      }
     }
-    this.inFlight++;
-    try {
-      return await this.serve(request, requestId);
-    } finally {
-      this.inFlight--;
-    }
+    this.services.metrics.answered({
+      edge: "alibaba",
+      operation: request.headers.get("x-kms-apiname")?.[0] ?? null,
+      errorCode: response.status === 200 ? null : (response.errorCode ?? null),
+      status: response.status,
+      seconds: (performance.now() - started) / 1000,
+    });
+    return response;
   }
 
   /** The answer to a body above the limit, which the listener refuses before reading it all. */
@@ -144,6 +157,7 @@ export class DkmsEdge {
       const input = decodeRequest(messages.request, request.body);
       const context: OperationContext = { caller, services: this.services, resources, grantTokens: [] };
       try {
+        this.services.quotas.admit(caller, apiName);
         const output = await operation(context, input);
         body = this.encodeResponse(messages.response, output, requestId);
         wipeBytes(output);
@@ -172,7 +186,12 @@ export class DkmsEdge {
       error = this.toDkmsError(auditFailure, requestId, apiName);
       body = encodeError(error, requestId);
     }
-    return { status: error?.status ?? 200, headers: { "content-type": CONTENT_TYPE }, body };
+    return {
+      status: error?.status ?? 200,
+      headers: { "content-type": CONTENT_TYPE },
+      body,
+      ...(error === null ? {} : { errorCode: error.code }),
+    };
   }
 
   /** The single-valued headers the signature and the checks read, by lower-case name. */
@@ -336,7 +355,12 @@ function wireTypeFits(field: protobuf.Field, wireType: number): boolean {
 
 /** The protobuf `Error` answer for an error found outside the edge (e.g. by the HTTP listener). */
 export function dkmsErrorResponse(error: DkmsError, requestId: string = randomUUID()): DkmsResponse {
-  return { status: error.status, headers: { "content-type": CONTENT_TYPE }, body: encodeError(error, requestId) };
+  return {
+    status: error.status,
+    headers: { "content-type": CONTENT_TYPE },
+    body: encodeError(error, requestId),
+    errorCode: error.code,
+  };
 }
 
 function encodeError(error: DkmsError, requestId: string): Buffer {

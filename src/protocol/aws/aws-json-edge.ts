@@ -44,6 +44,7 @@ export class AwsJsonEdge {
 
   async handle(request: EdgeRequest): Promise<EdgeResponse> {
     const requestId = randomUUID();
+    const started = performance.now();
     const resources: string[] = [];
     let operationName: string | null = null;
     let caller: Caller | null = null;
@@ -75,6 +76,7 @@ export class AwsJsonEdge {
       const grantTokens = (input.GrantTokens as string[] | undefined) ?? [];
       const context: OperationContext = { caller, services: this.services, resources, grantTokens };
       try {
+        this.services.quotas.admit(caller, operationName);
         const output = await operation(context, input as never);
         payload = toWire(output);
         wipeBytes(output);
@@ -104,6 +106,13 @@ export class AwsJsonEdge {
       status = failure.status;
       payload = { __type: failure.code, message: failure.message };
     }
+    this.services.metrics.answered({
+      edge: "aws",
+      operation: operationName,
+      errorCode: status === 200 ? null : ((payload as { __type: string }).__type ?? null),
+      status,
+      seconds: (performance.now() - started) / 1000,
+    });
     return {
       status,
       headers: { "content-type": "application/x-amz-json-1.1", "x-amzn-requestid": requestId },
