@@ -7,8 +7,10 @@
  * GenerateDataKey over 100,000 keys against one hot key (scale.ts).
  * `BENCH_ONLY=keypairs`, `stores`, `baselines` or `scale` (or several, comma-separated) selects sections.
  */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { Agent } from "node:http";
-import { loadavg } from "node:os";
+import { loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import {
   CreateKeyCommand,
@@ -18,6 +20,7 @@ import {
   KMSClient,
 } from "@aws-sdk/client-kms";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
+import { DATA_KEY_PAIR_SPECS } from "../src/crypto/data-key-pair-spec.js";
 import { startTrentProcess, type TrentProcess } from "../test/integration/trent-process.js";
 import { startPostgres } from "../test/support/postgres-server.js";
 import { baselineSection } from "./baselines.js";
@@ -77,6 +80,24 @@ function loadAverage(): string {
     .join(", ");
 }
 
+/**
+ * Every Trent of the benchmark runs with request quotas on, at AWS's defaults but for the classes
+ * the sections exceed on purpose: the scale section creates 100,000 keys (AWS allows 5 CreateKey
+ * a second) and the key pair runs time Trent's own GenerateDataKeyPair (AWS allows 1 to 100 a
+ * second by spec). A TRENT_TEST_QUOTAS the caller sets wins. Returns the file to remove.
+ */
+function turnQuotasOn(): string | undefined {
+  if (process.env.TRENT_TEST_QUOTAS !== undefined) return undefined;
+  const dir = mkdtempSync(join(tmpdir(), "trent-bench-quotas-"));
+  const raised = ["CreateKey", ...DATA_KEY_PAIR_SPECS.map((spec) => `GenerateDataKeyPair (${spec})`)];
+  writeFileSync(
+    join(dir, "quotas.json"),
+    JSON.stringify({ rates: Object.fromEntries(raised.map((c) => [c, 100_000])) }),
+  );
+  process.env.TRENT_TEST_QUOTAS = join(dir, "quotas.json");
+  return dir;
+}
+
 async function main(): Promise<void> {
   const only = process.env.BENCH_ONLY?.split(",").map((section) => section.trim());
   const unknown = only?.filter((section) => !(SECTIONS as readonly string[]).includes(section)) ?? [];
@@ -86,10 +107,18 @@ async function main(): Promise<void> {
     `Trent benchmark on ${process.platform}/${process.arch}, node ${process.version}; load average ${loadAverage()}\n\n`,
   );
   const start = performance.now();
-  if (selected("keypairs")) await keyPairSection();
-  if (selected("stores")) await storeSection();
-  if (selected("baselines")) await baselineSection();
-  if (selected("scale")) await scaleSection();
+  const quotaDir = turnQuotasOn();
+  process.stdout.write(
+    `Request quotas: ${quotaDir === undefined ? process.env.TRENT_TEST_QUOTAS : "AWS's defaults, CreateKey and GenerateDataKeyPair raised"}\n`,
+  );
+  try {
+    if (selected("keypairs")) await keyPairSection();
+    if (selected("stores")) await storeSection();
+    if (selected("baselines")) await baselineSection();
+    if (selected("scale")) await scaleSection();
+  } finally {
+    if (quotaDir !== undefined) rmSync(quotaDir, { recursive: true, force: true });
+  }
   process.stdout.write(
     `\nDone in ${((performance.now() - start) / 1000).toFixed(0)} s; load average ${loadAverage()}\n`,
   );

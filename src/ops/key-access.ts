@@ -1,3 +1,4 @@
+import type { DataKeyPairSpec } from "../crypto/data-key-pair-spec.js";
 import {
   DisabledException,
   InvalidKeyUsageException,
@@ -25,6 +26,7 @@ export async function resolveKey(
   requestedGrant?: RequestedGrant,
 ): Promise<KmsKey> {
   const key = await findKey(context, keyIdParameter);
+  admitKeyUse(context, action, key, conditions);
   context.resources.push(keyArn(key));
   const requestAlias = parseKeyReference(keyIdParameter);
   const aliasCondition =
@@ -33,6 +35,27 @@ export async function resolveKey(
       : {};
   await authorize(context, action, key, { ...aliasCondition, ...conditions }, requestedGrant);
   return key;
+}
+
+/**
+ * Charges a cryptographic use of `key` to the caller's request quota for its key type (or, for
+ * the data-key-pair actions, the pair's spec), once per key in a request; management actions were
+ * charged by operation name at the edge. Called before the key joins `context.resources`.
+ */
+export function admitKeyUse(
+  context: OperationContext,
+  action: string,
+  key: KmsKey,
+  conditions: RequestConditions = {},
+): void {
+  if (context.resources.includes(keyArn(key))) return;
+  const pairSpec = conditions["kms:DataKeyPairSpec"];
+  context.services.quotas.admitKeyUse(
+    context.caller,
+    action,
+    key,
+    typeof pairSpec === "string" ? (pairSpec as DataKeyPairSpec) : undefined,
+  );
 }
 
 /** The key a KeyId parameter names, not yet authorized: `resolveKey` is the way to use a key. */

@@ -13,7 +13,7 @@ import { keyMaterial } from "./asymmetric-access.js";
 import { authorize, encryptionContextConditions } from "./authorize.js";
 import type { OperationContext } from "./context.js";
 import { stopIfDryRun } from "./dry-run.js";
-import { requireSymmetricEncryptionKey, resolveKey } from "./key-access.js";
+import { admitKeyUse, requireSymmetricEncryptionKey, resolveKey } from "./key-access.js";
 
 /** AWS's limit on an encryption context: the UTF-8 bytes of all keys and values together. */
 export const MAX_ENCRYPTION_CONTEXT_BYTES = 8192;
@@ -117,6 +117,7 @@ export async function openBlob(
     const found = await context.services.store.getKey(header.keyId);
     if (!found || found.region !== context.caller.region) throw invalidCiphertext();
     key = found;
+    admitKeyUse(context, action, key);
     context.resources.push(keyArn(key));
     await authorize(context, action, key, conditions);
   }

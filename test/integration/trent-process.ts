@@ -76,7 +76,15 @@ export async function dropDatabase(url: string): Promise<void> {
  */
 export async function startTrentProcess(
   extraArgs: string[] = [],
-  options: { nodeArgs?: readonly string[]; dataDir?: string } = {},
+  options: {
+    nodeArgs?: readonly string[];
+    dataDir?: string;
+    /**
+     * `--quotas`: off unless a test is about them, since the suites create keys far faster than
+     * AWS's 5 CreateKey per second; the benchmark turns them on through TRENT_TEST_QUOTAS.
+     */
+    quotas?: string;
+  } = {},
 ): Promise<TrentProcess> {
   const store = testStore();
   const ownDatabase =
@@ -99,6 +107,8 @@ export async function startTrentProcess(
       dataDir,
       "--key-pair-pool",
       "0",
+      "--quotas",
+      options.quotas ?? process.env.TRENT_TEST_QUOTAS ?? "off",
       ...storeArgs,
       ...extraArgs,
     ],

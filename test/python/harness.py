@@ -148,9 +148,12 @@ class Trent:
     The store follows TRENT_TEST_STORE: on PostgreSQL, a data directory no Trent ran on before
     gets a fresh database, and a Trent on a directory another one ran on reuses that one's
     database; the database is dropped with the directory. `store` overrides this: a postgres://
-    URL the caller manages (several nodes on one database), or "sqlite"."""
+    URL the caller manages (several nodes on one database), or "sqlite".
 
-    def __init__(self, extra_args=(), data_dir=None, store=None):
+    Request-rate quotas are off (`quotas`: "default" for AWS's, or a quota file), since the suite
+    creates keys far faster than AWS's 5 CreateKey per second and its clients do not retry."""
+
+    def __init__(self, extra_args=(), data_dir=None, store=None, quotas="off"):
         self.owns_data_dir = data_dir is None
         self.data_dir = tempfile.mkdtemp(prefix="trent-pytest-") if data_dir is None else str(data_dir)
         self.store_url = None
@@ -166,7 +169,7 @@ class Trent:
         env["TRENT_LOG_LEVEL"] = "info"
         self.process = subprocess.Popen(
             ["node", str(CLI), "serve", "--listen", "127.0.0.1:0", "--data", self.data_dir,
-             "--key-pair-pool", "0", *store_args, *extra_args],
+             "--key-pair-pool", "0", "--quotas", str(quotas), *store_args, *extra_args],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
         self.url = None
         self.output = []
