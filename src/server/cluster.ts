@@ -1,4 +1,6 @@
 import cluster, { type Worker } from "node:cluster";
+import { DEFAULT_DRAIN_TIMEOUT_MS } from "./graceful-stop.js";
+import type { MetricsSnapshot } from "./metrics.js";
 import {
   createLogger,
   httpsUsage,
@@ -18,7 +20,11 @@ type ClusterMessage =
   | { readonly type: "wrote"; readonly id: string }
   | { readonly type: "drop-caches"; readonly id: string }
   | { readonly type: "dropped"; readonly id: string }
-  | { readonly type: "synced"; readonly id: string };
+  | { readonly type: "synced"; readonly id: string }
+  | { readonly type: "metrics-wanted"; readonly id: string }
+  | { readonly type: "metrics-report"; readonly id: string }
+  | { readonly type: "metrics-reported"; readonly id: string; readonly metrics: MetricsSnapshot }
+  | { readonly type: "metrics-gathered"; readonly id: string; readonly reports: MetricsSnapshot[] };
 
 function isClusterMessage(message: unknown): message is ClusterMessage {
   return typeof message === "object" && message !== null && typeof (message as { type?: unknown }).type === "string";
@@ -54,7 +60,28 @@ export async function startCluster(config: TrentConfig, workers: number): Promis
     if (entry.origin.isConnected()) entry.origin.send({ type: "synced", id } satisfies ClusterMessage);
   };
 
-  const fork = () => cluster.fork({ TRENT_CLUSTER_WORKER: "1" });
+  // Each worker writes its own audit chain; a replacement takes over the slot of the one it replaces.
+  const slots = new Map<number, number>();
+  /** Scrapes waiting for siblings: id → the scraped worker, the siblings yet to report, and the reports. */
+  const gathering = new Map<
+    string,
+    { origin: Worker; waiting: Set<number>; reports: MetricsSnapshot[]; deadline: NodeJS.Timeout }
+  >();
+  // A scrape reports the workers that answered in time (trent_metrics_processes counts them).
+  const gathered = (id: string, force = false) => {
+    const entry = gathering.get(id);
+    if (entry === undefined || (entry.waiting.size > 0 && !force)) return;
+    gathering.delete(id);
+    clearTimeout(entry.deadline);
+    if (entry.origin.isConnected()) {
+      entry.origin.send({ type: "metrics-gathered", id, reports: entry.reports } satisfies ClusterMessage);
+    }
+  };
+
+  const fork = (slot: number) => {
+    const worker = cluster.fork({ TRENT_CLUSTER_WORKER: "1", TRENT_WORKER_SLOT: String(slot) });
+    slots.set(worker.id, slot);
+  };
 
   cluster.on("message", (worker, message: unknown) => {
     if (!isClusterMessage(message)) return;
@@ -85,6 +112,18 @@ export async function startCluster(config: TrentConfig, workers: number): Promis
     } else if (message.type === "dropped") {
       pending.get(message.id)?.waiting.delete(worker.id);
       settle(message.id);
+    } else if (message.type === "metrics-wanted") {
+      const siblings = [...listening].filter((id) => id !== worker.id && cluster.workers?.[id]?.isConnected());
+      const deadline = setTimeout(() => gathered(message.id, true), METRICS_GATHER_TIMEOUT_MS);
+      deadline.unref();
+      gathering.set(message.id, { origin: worker, waiting: new Set(siblings), reports: [], deadline });
+      for (const id of siblings)
+        cluster.workers?.[id]?.send({ type: "metrics-report", id: message.id } satisfies ClusterMessage);
+      gathered(message.id);
+    } else if (message.type === "metrics-reported") {
+      const entry = gathering.get(message.id);
+      if (entry?.waiting.delete(worker.id)) entry.reports.push(message.metrics);
+      gathered(message.id);
     } else if (message.type === "listening") {
       listening.add(worker.id);
       if (listeningUrl === null && listening.size === workers) {
@@ -105,7 +144,17 @@ export async function startCluster(config: TrentConfig, workers: number): Promis
       entry.waiting.delete(worker.id);
       settle(id);
     }
-    if (stopping) return;
+    for (const [id, entry] of gathering) {
+      entry.waiting.delete(worker.id);
+      gathered(id);
+    }
+    if (stopping) {
+      // A worker killed by the forwarded SIGTERM itself was still starting and had served nothing;
+      // one killed otherwise, or whose drain deadline cut requests off, makes the stop unclean.
+      if (signal === null ? code !== 0 : signal !== "SIGTERM") process.exitCode = 1;
+      exitOnceStopped();
+      return;
+    }
     if (listeningUrl === null) {
       // A worker that cannot start (port taken, store unreachable) would fail again: give up.
       logger.error({ worker: worker.id, code, signal }, "a worker failed to start; stopping");
@@ -115,22 +164,43 @@ export async function startCluster(config: TrentConfig, workers: number): Promis
       return;
     }
     logger.error({ worker: worker.id, code, signal }, "a worker exited; starting another");
-    fork();
+    const slot = slots.get(worker.id) ?? 0;
+    slots.delete(worker.id);
+    fork(slot);
   });
 
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, "stopping");
-    for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill("SIGTERM");
+  /** Once stopping, the primary exits when its last worker has: 0 if every one drained cleanly. */
+  const exitOnceStopped = () => {
+    if (Object.keys(cluster.workers ?? {}).length === 0) process.exit();
   };
-  process.once("SIGINT", stop);
-  process.once("SIGTERM", stop);
-  for (let i = 0; i < workers; i++) fork();
+  // Each worker drains its own requests in flight (see graceful-stop.ts); none is started again.
+  const stop = (signal: string) => {
+    if (stopping) {
+      logger.info({ signal }, "already stopping");
+      return;
+    }
+    stopping = true;
+    logger.info({ signal }, "stopping: every worker answers its requests in flight");
+    for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill("SIGTERM");
+    const workersExitBy = (config.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS) + WORKER_EXIT_GRACE_MS;
+    const backstop = setTimeout(() => {
+      logger.error("workers still running after their drain deadline; killing them");
+      for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill("SIGKILL");
+    }, workersExitBy);
+    backstop.unref();
+    exitOnceStopped();
+  };
+  process.on("SIGINT", stop);
+  process.on("SIGTERM", stop);
+  for (let slot = 1; slot <= workers; slot++) fork(slot);
 }
 
+/** How long a stopping worker may take, after its drain deadline, to close its store and exit. */
+const WORKER_EXIT_GRACE_MS = 5_000;
 /** How long a write waits for its siblings to drop their caches before a silent one is stopped. */
 const SIBLING_DROP_TIMEOUT_MS = 5_000;
+/** How long a scrape waits for the siblings' metrics; it reports without those that did not answer. */
+const METRICS_GATHER_TIMEOUT_MS = 2_000;
 
 /** True in a process the cluster primary forked. */
 export function isClusterWorker(): boolean {
@@ -141,6 +211,8 @@ export function isClusterWorker(): boolean {
 export async function startClusterWorker(config: TrentConfig): Promise<RunningTrent> {
   const waiting = new Map<string, () => void>();
   let dropCaches: () => void = () => undefined;
+  const gatheringMetrics = new Map<string, (reports: MetricsSnapshot[]) => void>();
+  let metricsSnapshot: () => Promise<MetricsSnapshot> = async () => [];
   let nextId = 0;
   const siblings: SiblingLink = {
     dropSiblingCaches: () =>
@@ -153,6 +225,16 @@ export async function startClusterWorker(config: TrentConfig): Promise<RunningTr
     onSiblingWrite: (handler) => {
       dropCaches = handler;
     },
+    siblingMetrics: () =>
+      new Promise<MetricsSnapshot[]>((resolve) => {
+        if (!process.connected) return resolve([]);
+        const id = `${process.pid}:${nextId++}`;
+        gatheringMetrics.set(id, resolve);
+        process.send?.({ type: "metrics-wanted", id } satisfies ClusterMessage);
+      }),
+    onMetricsWanted: (snapshot) => {
+      metricsSnapshot = snapshot;
+    },
   };
   process.on("message", (message: unknown) => {
     if (!isClusterMessage(message)) return;
@@ -162,6 +244,14 @@ export async function startClusterWorker(config: TrentConfig): Promise<RunningTr
     } else if (message.type === "synced") {
       waiting.get(message.id)?.();
       waiting.delete(message.id);
+    } else if (message.type === "metrics-report") {
+      metricsSnapshot().then(
+        (metrics) => process.send?.({ type: "metrics-reported", id: message.id, metrics } satisfies ClusterMessage),
+        () => process.send?.({ type: "metrics-reported", id: message.id, metrics: [] } satisfies ClusterMessage),
+      );
+    } else if (message.type === "metrics-gathered") {
+      gatheringMetrics.get(message.id)?.(message.reports);
+      gatheringMetrics.delete(message.id);
     }
   });
   await new Promise<void>((resolve) => {
@@ -180,6 +270,7 @@ export async function startClusterWorker(config: TrentConfig): Promise<RunningTr
   process.once("disconnect", () => {
     logger.error("lost the cluster primary; stopping");
     for (const resolve of waiting.values()) resolve();
+    for (const resolve of gatheringMetrics.values()) resolve([]);
     trent.close().finally(() => process.exit(1));
   });
   return trent;

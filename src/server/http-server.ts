@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
+import type { Duplex } from "node:stream";
 import type { Logger } from "pino";
 import {
   MAX_BODY_BYTES as DKMS_MAX_BODY_BYTES,
@@ -10,21 +11,43 @@ import {
   dkmsErrorResponse,
 } from "../protocol/alibaba/dkms-edge.js";
 import type { AwsJsonEdge, EdgeRequest } from "../protocol/aws/aws-json-edge.js";
+import { type ConnectionMetrics, METRICS_CONTENT_TYPE, type RequestMetrics } from "./metrics.js";
+import type { ReadinessReport } from "./readiness.js";
 
 export interface HttpServerOptions {
-  /** Requests with a larger body are refused with 413 before they are read further. */
+  /** AWS-edge requests with a larger body are refused with 413 before they are read further. */
   readonly maxBodyBytes: number;
+  /** From a connection's first byte (or a kept-alive connection's next request) to the end of its headers. */
   readonly headersTimeoutMs: number;
-  readonly requestTimeoutMs: number;
+  /** From the end of the headers to the end of the body, however steadily it trickles. */
+  readonly bodyTimeoutMs: number;
+  /** How long a kept-alive connection may sit idle between requests. */
+  readonly keepAliveTimeoutMs: number;
+  /** Connections open at once on this listener (per process); more are closed as they arrive. */
+  readonly maxConnections: number;
 }
 
 export const DEFAULT_HTTP_OPTIONS: HttpServerOptions = {
   maxBodyBytes: 1024 * 1024,
   headersTimeoutMs: 10_000,
-  requestTimeoutMs: 30_000,
+  bodyTimeoutMs: 20_000,
+  keepAliveTimeoutMs: 5_000,
+  maxConnections: 1_000,
 };
 
+/** What the listener reports to, and asks, besides the edges; each part is optional. */
+export interface ListenerHooks {
+  /** Answers GET /ready; without it /ready answers like /health. */
+  readonly ready?: () => Promise<ReadinessReport>;
+  /** Told of the requests the listener answers itself (too large, too slow, not a POST). */
+  readonly requests?: RequestMetrics;
+  readonly connections?: ConnectionMetrics;
+}
+
 class BodyTooLarge extends Error {}
+class BodyTimedOut extends Error {}
+/** The connection closed (the client went away, or the listener closed it) before the body ended. */
+class RequestAborted extends Error {}
 
 function headerMap(raw: string[]): Map<string, string[]> {
   const headers = new Map<string, string[]>();
@@ -37,7 +60,8 @@ function headerMap(raw: string[]): Map<string, string[]> {
   return headers;
 }
 
-function readBody(request: IncomingMessage, limit: number): Promise<Buffer> {
+/** Reads the whole body, up to `limit` bytes, within `timeoutMs` of being called. */
+function readBody(request: IncomingMessage, limit: number, timeoutMs: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const declared = Number(request.headers["content-length"] ?? 0);
     if (declared > limit) {
@@ -46,17 +70,27 @@ function readBody(request: IncomingMessage, limit: number): Promise<Buffer> {
     }
     const chunks: Buffer[] = [];
     let size = 0;
-    request.on("data", (chunk: Buffer) => {
+    const finish = (error: Error | null) => {
+      clearTimeout(timer);
+      request.off("data", onData);
+      request.off("end", onEnd);
+      request.off("error", onAbort);
+      request.off("close", onAbort);
+      if (error === null) resolve(Buffer.concat(chunks, size));
+      else reject(error);
+    };
+    const onData = (chunk: Buffer) => {
       size += chunk.length;
-      if (size > limit) {
-        request.removeAllListeners("data");
-        reject(new BodyTooLarge());
-        return;
-      }
-      chunks.push(chunk);
-    });
-    request.on("end", () => resolve(Buffer.concat(chunks, size)));
-    request.on("error", reject);
+      if (size > limit) finish(new BodyTooLarge());
+      else chunks.push(chunk);
+    };
+    const onEnd = () => finish(null);
+    const onAbort = () => finish(new RequestAborted());
+    const timer = setTimeout(() => finish(new BodyTimedOut()), timeoutMs);
+    request.on("data", onData);
+    request.on("end", onEnd);
+    request.on("error", onAbort);
+    request.on("close", onAbort);
   });
 }
 
@@ -107,49 +141,116 @@ function rawKmsError(status: string, code: string, message: string): string {
 }
 
 /**
- * The HTTP listener (HTTPS when given a certificate): reads bounded bodies, serves /health, hands
- * requests carrying `x-kms-apiname` to the Alibaba instance-API edge when there is one, and
- * everything else to the AWS edge.
+ * Answers on a connection the HTTP parser gave up on, then closes it once the answer is written,
+ * without waiting for the client to close its side: a client that never does must not hold it.
+ */
+function answerAndClose(socket: Duplex, answer: string): void {
+  const closing = setTimeout(() => socket.destroy(), CLOSE_GRACE_MS);
+  closing.unref();
+  socket.end(answer, () => {
+    clearTimeout(closing);
+    socket.destroy();
+  });
+}
+
+/** How long a refused connection's answer may take to leave before the connection is dropped. */
+const CLOSE_GRACE_MS = 1_000;
+
+/**
+ * The HTTP listener (HTTPS when given a certificate): reads bounded bodies within a deadline,
+ * serves /health, /ready and /metrics, hands requests carrying `x-kms-apiname` to the Alibaba
+ * instance-API edge when there is one, and everything else to the AWS edge. A client that is slow
+ * to send its headers or body, or idles on a kept-alive connection, is cut off by the timeouts of
+ * `options`; at most `options.maxConnections` connections are open at once.
  */
 export function createHttpServer(
   edge: AwsJsonEdge,
   logger: Logger,
   options: HttpServerOptions,
-  metrics: () => string,
+  metrics: () => string | Promise<string>,
   tls?: { readonly cert: string; readonly key: string },
   dkms?: DkmsEdge,
+  hooks: ListenerHooks = {},
 ): Server {
+  const answered = (
+    edgeName: "aws" | "alibaba",
+    started: number,
+    status: number,
+    errorCode: string,
+    operation: string | null = null,
+  ) =>
+    hooks.requests?.answered({
+      edge: edgeName,
+      operation,
+      errorCode,
+      status,
+      seconds: (performance.now() - started) / 1000,
+    });
   // Every answer on this route is the protobuf Error the Alibaba SDKs parse, never JSON.
   const handleDkms = async (dkmsEdge: DkmsEdge, request: IncomingMessage, response: ServerResponse) => {
+    const started = performance.now();
+    const refuse = (error: DkmsError) => {
+      sendDkms(response, dkmsErrorResponse(error));
+      answered("alibaba", started, error.status, error.code, request.headers["x-kms-apiname"] as string);
+    };
     try {
       if (request.method !== "POST") {
         response.setHeader("allow", "POST");
-        sendDkms(
-          response,
-          dkmsErrorResponse(new DkmsError(405, "UnsupportedHTTPMethod", "This http method is not supported.")),
-        );
+        refuse(new DkmsError(405, "UnsupportedHTTPMethod", "This http method is not supported."));
         return;
       }
       const target = request.url ?? "/";
       if (!target.startsWith("/") || !URL.canParse(target, "http://trent.invalid")) {
         response.setHeader("connection", "close");
-        sendDkms(response, dkmsErrorResponse(new DkmsError(400, "InvalidParam", "The Param Path is invalid.")));
+        refuse(new DkmsError(400, "InvalidParam", "The Param Path is invalid."));
         return;
       }
-      const body = await readBody(request, DKMS_MAX_BODY_BYTES);
+      const body = await readBody(request, DKMS_MAX_BODY_BYTES, options.bodyTimeoutMs);
       sendDkms(response, await dkmsEdge.handle(edgeRequest(request, new URL(target, "http://trent.invalid"), body)));
     } catch (error) {
       if (error instanceof BodyTooLarge) {
         response.setHeader("connection", "close");
-        sendDkms(response, dkmsEdge.tooLarge(DKMS_MAX_BODY_BYTES));
+        const reply = dkmsEdge.tooLarge(DKMS_MAX_BODY_BYTES);
+        sendDkms(response, reply);
+        answered(
+          "alibaba",
+          started,
+          reply.status,
+          reply.errorCode ?? "error",
+          request.headers["x-kms-apiname"] as string,
+        );
+        return;
+      }
+      if (error instanceof BodyTimedOut) {
+        hooks.connections?.timedOut("body");
+        response.setHeader("connection", "close");
+        refuse(
+          new DkmsError(408, "RequestTimeout", `The request body did not arrive within ${options.bodyTimeoutMs} ms.`),
+        );
+        return;
+      }
+      if (error instanceof RequestAborted) {
+        response.destroy();
         return;
       }
       logger.error({ err: error }, "unexpected failure in the HTTP layer");
       if (!response.headersSent) {
-        sendDkms(response, dkmsErrorResponse(new DkmsError(500, "InternalFailure", "Internal Failure.")));
+        refuse(new DkmsError(500, "InternalFailure", "Internal Failure."));
       } else {
         response.destroy();
       }
+    }
+  };
+  const serveProbe = async (path: string, response: ServerResponse): Promise<void> => {
+    const json = { "content-type": "application/json", "cache-control": "no-store" };
+    if (path === "/health") {
+      send(response, 200, json, '{"status":"ok"}');
+    } else if (path === "/ready") {
+      const report = hooks.ready === undefined ? { ready: true, checks: {} } : await hooks.ready();
+      const body = JSON.stringify({ status: report.ready ? "ready" : "not ready", checks: report.checks });
+      send(response, report.ready ? 200 : 503, json, body);
+    } else {
+      send(response, 200, { "content-type": METRICS_CONTENT_TYPE, "cache-control": "no-store" }, await metrics());
     }
   };
   // Host is checked by SigV4 (it must be signed); Node's own bare 400 would not be a KMS error.
@@ -158,77 +259,118 @@ export function createHttpServer(
       await handleDkms(dkms, request, response);
       return;
     }
+    const started = performance.now();
+    const refuse = (status: number, code: string, message: string) => {
+      sendKmsError(response, status, code, message);
+      answered("aws", started, status, code);
+    };
     try {
-      if (request.method === "GET" && (request.url === "/health" || request.url === "/ready")) {
-        send(response, 200, { "content-type": "application/json" }, '{"status":"ok"}');
-        return;
-      }
-      if (request.method === "GET" && request.url === "/metrics") {
-        send(response, 200, { "content-type": "text/plain; version=0.0.4" }, metrics());
+      const path = request.url?.split("?", 1)[0];
+      if (request.method === "GET" && (path === "/health" || path === "/ready" || path === "/metrics")) {
+        await serveProbe(path, response);
         return;
       }
       if (request.method !== "POST") {
         response.setHeader("allow", "POST");
-        sendKmsError(response, 405, "UnknownOperationException", "KMS operations are sent as POST requests.");
+        refuse(405, "UnknownOperationException", "KMS operations are sent as POST requests.");
         return;
       }
       const target = request.url ?? "/";
       if (!target.startsWith("/") || !URL.canParse(target, "http://trent.invalid")) {
         response.setHeader("connection", "close");
-        sendKmsError(response, 400, "SerializationException", "The request target must be an absolute path such as /.");
+        refuse(400, "SerializationException", "The request target must be an absolute path such as /.");
         return;
       }
-      const body = await readBody(request, options.maxBodyBytes);
+      const body = await readBody(request, options.maxBodyBytes, options.bodyTimeoutMs);
       const result = await edge.handle(edgeRequest(request, new URL(target, "http://trent.invalid"), body));
       send(response, result.status, result.headers, result.body);
     } catch (error) {
       if (error instanceof BodyTooLarge) {
         response.setHeader("connection", "close");
-        const message = `The request body is larger than ${options.maxBodyBytes} bytes.`;
-        sendKmsError(response, 413, "RequestEntityTooLargeException", message);
+        refuse(413, "RequestEntityTooLargeException", `The request body is larger than ${options.maxBodyBytes} bytes.`);
+        return;
+      }
+      if (error instanceof BodyTimedOut) {
+        hooks.connections?.timedOut("body");
+        response.setHeader("connection", "close");
+        refuse(408, "RequestTimeoutException", `The request body did not arrive within ${options.bodyTimeoutMs} ms.`);
+        return;
+      }
+      if (error instanceof RequestAborted) {
+        response.destroy();
         return;
       }
       logger.error({ err: error }, "unexpected failure in the HTTP layer");
       if (!response.headersSent) {
-        sendKmsError(response, 500, "KMSInternalException", "An internal error occurred.");
+        refuse(500, "KMSInternalException", "An internal error occurred.");
       } else {
         response.destroy();
       }
     }
   };
+  const limits = {
+    requireHostHeader: false,
+    headersTimeout: options.headersTimeoutMs,
+    // Node's own deadline for a whole request, a backstop behind readBody's: it also covers
+    // bodies nobody reads (a GET answered at once while its body still trickles).
+    requestTimeout: options.headersTimeoutMs + options.bodyTimeoutMs + CLOSE_GRACE_MS,
+    keepAliveTimeout: options.keepAliveTimeoutMs,
+    // Node looks for expired requests only this often (30 s by default), which would stretch every timeout.
+    connectionsCheckingInterval: Math.min(1_000, Math.max(100, Math.floor(options.headersTimeoutMs / 4))),
+  };
   const server: Server =
     tls === undefined
-      ? createServer({ requireHostHeader: false }, handle)
-      : (createHttpsServer({ requireHostHeader: false, cert: tls.cert, key: tls.key }, handle) as unknown as Server);
-  server.headersTimeout = options.headersTimeoutMs;
-  server.requestTimeout = options.requestTimeoutMs;
-  server.keepAliveTimeout = 5_000;
+      ? createServer(limits, handle)
+      : (createHttpsServer(
+          // A TLS handshake precedes the headers; it gets the same time as they do.
+          { ...limits, handshakeTimeout: options.headersTimeoutMs, cert: tls.cert, key: tls.key },
+          handle,
+        ) as unknown as Server);
+  server.maxConnections = options.maxConnections;
+  server.on("connection", (socket: Duplex) => {
+    hooks.connections?.opened();
+    socket.once("close", () => hooks.connections?.closed());
+  });
+  server.on("drop", () => hooks.connections?.dropped());
   server.on("clientError", (error: NodeJS.ErrnoException, socket) => {
+    const timedOut = error.code === "ERR_HTTP_REQUEST_TIMEOUT";
+    if (timedOut) hooks.connections?.timedOut("headers");
     if (!socket.writable) {
       socket.destroy();
       return;
     }
-    socket.end(
+    answerAndClose(
+      socket,
       error.code === "HPE_HEADER_OVERFLOW"
         ? rawKmsError(
             "431 Request Header Fields Too Large",
             "SerializationException",
             "The request headers are too large.",
           )
-        : rawKmsError("400 Bad Request", "SerializationException", "The HTTP request is malformed."),
+        : timedOut
+          ? rawKmsError(
+              "408 Request Timeout",
+              "RequestTimeoutException",
+              `The request did not arrive within ${options.headersTimeoutMs} ms.`,
+            )
+          : rawKmsError("400 Bad Request", "SerializationException", "The HTTP request is malformed."),
     );
   });
   server.on("checkExpectation", (request: IncomingMessage, response: ServerResponse) => {
+    const started = performance.now();
     response.setHeader("connection", "close");
     if (dkms !== undefined && isDkmsRequest(request)) {
       const message = "Only 'Expect: 100-continue' is supported.";
       sendDkms(response, dkmsErrorResponse(new DkmsError(417, "InvalidParam", message)));
+      answered("alibaba", started, 417, "InvalidParam", request.headers["x-kms-apiname"] as string);
       return;
     }
     sendKmsError(response, 417, "SerializationException", "Only 'Expect: 100-continue' is supported.");
+    answered("aws", started, 417, "SerializationException");
   });
   server.on("connect", (_request, socket) => {
-    socket.end(
+    answerAndClose(
+      socket,
       rawKmsError("405 Method Not Allowed", "UnknownOperationException", "KMS operations are sent as POST requests."),
     );
   });

@@ -9,6 +9,7 @@ import type {
   KeyChanges,
   KeyRotation,
   KeyStore,
+  KeyUsage,
   Page,
   Principal,
 } from "./store.js";
@@ -28,17 +29,33 @@ export interface CacheOptions {
 
 export const DEFAULT_CACHE_OPTIONS: CacheOptions = { ttlMs: 500, maxEntries: 100_000 };
 
+/** One cache's lookups since start: served from memory (hits) or read from the store (misses). */
+export interface CacheStatistics {
+  readonly cache: string;
+  readonly hits: number;
+  readonly misses: number;
+}
+
 /** A bounded map whose entries expire; found-nothing results are not kept. */
 class TtlCache<V> {
   private readonly entries = new Map<string, { value: V; expires: number }>();
+  hits = 0;
+  misses = 0;
 
-  constructor(private readonly options: CacheOptions) {}
+  constructor(
+    readonly name: string,
+    private readonly options: CacheOptions,
+  ) {}
 
   async get(key: string, load: () => Promise<V | undefined>): Promise<V | undefined> {
     this.options.beforeRead?.();
     const now = Date.now();
     const hit = this.entries.get(key);
-    if (hit && hit.expires > now) return hit.value;
+    if (hit && hit.expires > now) {
+      this.hits++;
+      return hit.value;
+    }
+    this.misses++;
     const value = await load();
     if (value === undefined) {
       this.entries.delete(key);
@@ -90,15 +107,15 @@ export class CachingKeyStore implements KeyStore {
     const fresh = () => this.dropIfChangedElsewhere();
     this.afterWrite = options.afterWrite;
     options = { ...options, beforeRead: fresh };
-    this.keys = new TtlCache(options);
-    this.aliases = new TtlCache(options);
-    this.aliasesOfKey = new TtlCache(options);
-    this.tagsOfKey = new TtlCache(options);
-    this.principals = new TtlCache(options);
-    this.accessKeys = new TtlCache(options);
-    this.clientKeys = new TtlCache(options);
-    this.identityPolicies = new TtlCache(options);
-    this.grants = new TtlCache(options);
+    this.keys = new TtlCache("keys", options);
+    this.aliases = new TtlCache("aliases", options);
+    this.aliasesOfKey = new TtlCache("aliases-of-key", options);
+    this.tagsOfKey = new TtlCache("tags-of-key", options);
+    this.principals = new TtlCache("principals", options);
+    this.accessKeys = new TtlCache("access-keys", options);
+    this.clientKeys = new TtlCache("client-keys", options);
+    this.identityPolicies = new TtlCache("identity-policies", options);
+    this.grants = new TtlCache("grants", options);
     this.all.push(
       this.keys,
       this.aliases,
@@ -113,6 +130,10 @@ export class CachingKeyStore implements KeyStore {
   }
 
   private readonly all: TtlCache<unknown>[] = [];
+
+  cacheStatistics(): CacheStatistics[] {
+    return this.all.map((cache) => ({ cache: cache.name, hits: cache.hits, misses: cache.misses }));
+  }
 
   /** Forgets everything cached; a sibling worker process calls for it after it wrote. */
   dropAll(): void {
@@ -181,6 +202,13 @@ export class CachingKeyStore implements KeyStore {
   }
   getKeyMaterial(keyId: string, version: number) {
     return this.inner.getKeyMaterial(keyId, version);
+  }
+  // Not cached, and not announced to siblings: nothing they cache depends on it.
+  recordKeyUsage(usages: readonly KeyUsage[]): Promise<void> {
+    return this.inner.recordKeyUsage(usages);
+  }
+  getKeyUsage(keyId: string) {
+    return this.inner.getKeyUsage(keyId);
   }
   rotateKey(rotation: KeyRotation): Promise<boolean> {
     return this.write(this.inner.rotateKey(rotation), () => this.forgetKey(rotation.keyId));
