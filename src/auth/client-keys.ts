@@ -1,9 +1,10 @@
 import { createPublicKey, generateKeyPair, type KeyObject, randomBytes, randomUUID } from "node:crypto";
-import { chmodSync, existsSync, writeFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import forge from "node-forge";
 import type { DataDirectory } from "../server/trent.js";
+import { writeFileAtomically } from "../store/atomic-file.js";
 import type { KeyStore, Principal } from "../store/store.js";
 import type { CallerIdentity } from "./access-keys.js";
 
@@ -133,6 +134,5 @@ export async function ensureAdminClientKey(data: DataDirectory, dataDir: string)
 
 /** Writes a file only its owner may read (mode 0600, also when it existed before). */
 export function writePrivateFile(file: string, content: string): void {
-  writeFileSync(file, content, { mode: 0o600 });
-  chmodSync(file, 0o600);
+  writeFileAtomically(file, content, { mode: 0o600 });
 }

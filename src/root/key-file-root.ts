@@ -1,5 +1,6 @@
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from "node:crypto";
-import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { writeFileAtomically } from "../store/atomic-file.js";
 import type { RootOfTrust } from "./root-of-trust.js";
 
 const WRAP_FORMAT_VERSION = 1;
@@ -35,7 +36,8 @@ export class KeyFileRoot implements RootOfTrust {
       return { root: KeyFileRoot.fromBase64(readFileSync(file, "utf8").trim()), created: false };
     }
     const key = randomBytes(32);
-    writeFileSync(file, `${key.toString("base64")}\n`, { mode: 0o600, flag: "wx" });
+    // Never half-written: a root key the store was wrapped under must not be lost to a crash.
+    writeFileAtomically(file, `${key.toString("base64")}\n`, { mode: 0o600, exclusive: true });
     return { root: new KeyFileRoot(key), created: true };
   }
 

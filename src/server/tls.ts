@@ -1,8 +1,9 @@
-import { generateKeyPairSync, randomBytes, X509Certificate } from "node:crypto";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { createPrivateKey, generateKeyPairSync, randomBytes, X509Certificate } from "node:crypto";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import { isIP } from "node:net";
 import { join } from "node:path";
 import forge from "node-forge";
+import { writeFileAtomically } from "../store/atomic-file.js";
 
 /** A server certificate and key in PEM, for node:https. */
 export interface TlsMaterial {
@@ -39,12 +40,13 @@ export function loadTlsMaterial(
   const names = [...new Set(["localhost", "127.0.0.1", "::1", ...options.hostNames])];
   const certFile = join(dataDir, "tls-cert.pem");
   const keyFile = join(dataDir, "tls-key.pem");
-  if (existsSync(certFile) && existsSync(keyFile) && stillGood(readFileSync(certFile, "utf8"), ca.file, names)) {
-    return { cert: readFileSync(certFile, "utf8"), key: readFileSync(keyFile, "utf8"), caFile: ca.file };
+  if (existsSync(certFile) && existsSync(keyFile)) {
+    const current = { cert: readFileSync(certFile, "utf8"), key: readFileSync(keyFile, "utf8") };
+    if (stillGood(current, ca.file, names)) return { ...current, caFile: ca.file };
   }
   const issued = issueServerCertificate(ca, names);
-  writeFileSync(keyFile, issued.key, { mode: 0o600 });
-  writeFileSync(certFile, issued.cert, { mode: 0o600 });
+  writeFileAtomically(keyFile, issued.key, { mode: 0o600 });
+  writeFileAtomically(certFile, issued.cert, { mode: 0o600 });
   return { ...issued, caFile: ca.file };
 }
 
@@ -64,9 +66,12 @@ function loadOrCreateCa(dataDir: string): Ca {
       key: forge.pki.privateKeyFromPem(readFileSync(keyFile, "utf8")) as forge.pki.rsa.PrivateKey,
     };
   }
-  if (existsSync(file) || existsSync(keyFile)) {
+  if (existsSync(file)) {
     throw new Error(`${file} and ${keyFile} go together: restore the missing one, or remove both for a new CA`);
   }
+  // A CA key without its certificate is a first start stopped between the two writes: no client
+  // can trust a CA whose certificate was never written, so a new one replaces it.
+  rmSync(keyFile, { force: true });
   const pair = rsaKeyPair();
   const cert = forge.pki.createCertificate();
   cert.publicKey = pair.publicKey;
@@ -82,8 +87,8 @@ function loadOrCreateCa(dataDir: string): Ca {
     { name: "subjectKeyIdentifier" },
   ]);
   cert.sign(pair.privateKey, forge.md.sha256.create());
-  writeFileSync(keyFile, forge.pki.privateKeyToPem(pair.privateKey), { mode: 0o600, flag: "wx" });
-  writeFileSync(file, forge.pki.certificateToPem(cert), { mode: 0o644, flag: "wx" });
+  writeFileAtomically(keyFile, forge.pki.privateKeyToPem(pair.privateKey), { mode: 0o600, exclusive: true });
+  writeFileAtomically(file, forge.pki.certificateToPem(cert), { mode: 0o644, exclusive: true });
   return { file, cert, key: pair.privateKey };
 }
 
@@ -127,9 +132,15 @@ function serialNumber(): string {
   return `01${randomBytes(15).toString("hex")}`;
 }
 
-/** Issued by the current CA, naming every host, and not about to expire. */
-function stillGood(pem: string, caFile: string, names: readonly string[]): boolean {
-  const cert = new X509Certificate(pem);
+/** Readable, issued by the current CA for its key, naming every host, and not about to expire. */
+function stillGood(current: { cert: string; key: string }, caFile: string, names: readonly string[]): boolean {
+  let cert: X509Certificate;
+  try {
+    cert = new X509Certificate(current.cert);
+    if (!cert.checkPrivateKey(createPrivateKey(current.key))) return false;
+  } catch {
+    return false;
+  }
   const ca = new X509Certificate(readFileSync(caFile));
   if (!cert.checkIssued(ca) || !cert.verify(ca.publicKey)) return false;
   if (new Date(cert.validTo).getTime() - Date.now() < 30 * 86_400_000) return false;

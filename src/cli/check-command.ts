@@ -1,0 +1,75 @@
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import type { Command, Option } from "commander";
+import { KeyFileRoot } from "../root/key-file-root.js";
+import { checkIntegrity, type IntegrityReport } from "../store/integrity-check.js";
+import { PostgresKeyStore } from "../store/postgres/postgres-store.js";
+import { SqliteKeyStore } from "../store/sqlite/sqlite-store.js";
+import type { IntegrityScan, KeyStore } from "../store/store.js";
+
+/** Verifying every index of a large database takes longer than a request may. */
+const CHECK_STATEMENT_TIMEOUT_MS = 30 * 60_000;
+
+/**
+ * The store named by `--data` / `--store`, opened without creating anything: a check of a
+ * directory that holds no store (or no root key) must not make an empty one and call it healthy.
+ */
+async function openExistingStore(dataDir: string, storeUrl: string | undefined): Promise<KeyStore & IntegrityScan> {
+  if (storeUrl === undefined || storeUrl === "" || storeUrl === "sqlite") {
+    const file = join(dataDir, "trent.db");
+    if (!existsSync(file)) throw new Error(`there is no Trent store in ${dataDir} (no trent.db)`);
+    return new SqliteKeyStore(file);
+  }
+  if (/^postgres(ql)?:\/\//.test(storeUrl)) {
+    return PostgresKeyStore.open(storeUrl, { maxConnections: 2, statementTimeoutMs: CHECK_STATEMENT_TIMEOUT_MS });
+  }
+  throw new Error("unsupported store: use a postgres:// URL, or leave it unset for SQLite");
+}
+
+function openRoot(dataDir: string, rootKey: string | undefined): KeyFileRoot {
+  if (rootKey !== undefined) return KeyFileRoot.fromBase64(rootKey);
+  const file = join(dataDir, "root.key");
+  if (!existsSync(file)) throw new Error(`there is no root key: ${file} does not exist (or give --root-key)`);
+  return KeyFileRoot.openOrCreate(file).root;
+}
+
+function plural(count: number, noun: string, nouns = `${noun}s`): string {
+  return `${count} ${count === 1 ? noun : nouns}`;
+}
+
+function printReport(report: IntegrityReport): void {
+  const { checked } = report;
+  const lines = [
+    `checked ${plural(checked.keys, "key")} (${plural(checked.keyMaterialVersions, "backing-key version")} unwrapped), ` +
+      `${plural(checked.aliases, "alias", "aliases")}, ${plural(checked.grants, "grant")}, ` +
+      `${plural(checked.accessKeys, "access key")}, ${plural(checked.clientKeys, "client key")}`,
+    report.problems.length === 0 ? "no problems found" : `${plural(report.problems.length, "problem")} found:`,
+    ...report.problems.map((problem) => `  ${problem}`),
+  ];
+  process.stdout.write(`${lines.join("\n")}\n`);
+}
+
+/** `trent check`: exit 0 when the store is healthy, 1 with the problems listed when it is not, 2 when it cannot be checked. */
+export function addCheckCommand(program: Command, storeOptions: readonly Option[]): void {
+  const command = program
+    .command("check")
+    .description(
+      "check a store's integrity: the database's own checks, Trent's invariants, and that every wrapped secret opens under the root key",
+    );
+  for (const option of storeOptions) command.addOption(option);
+  command.action(async (options: { data: string; store?: string; rootKey?: string }) => {
+    let store: (KeyStore & IntegrityScan) | undefined;
+    try {
+      const root = openRoot(options.data, options.rootKey);
+      store = await openExistingStore(options.data, options.store);
+      const report = await checkIntegrity(store, root);
+      printReport(report);
+      process.exitCode = report.problems.length === 0 ? 0 : 1;
+    } catch (error) {
+      process.stderr.write(`trent check: the store could not be checked: ${(error as Error).message}\n`);
+      process.exitCode = 2;
+    } finally {
+      await store?.close();
+    }
+  });
+}

@@ -1,0 +1,316 @@
+import { createPublicKey } from "node:crypto";
+import type { KeyState } from "@aws-sdk/client-kms";
+import { AccessKeys } from "../auth/access-keys.js";
+import { BackingKeys } from "../crypto/backing-keys.js";
+import { asymmetricKeyFrom } from "../crypto/key-material.js";
+import { type KmsKey, keyArn } from "../domain/key.js";
+import { KEY_SPECS, keySpecInfo } from "../domain/key-specs.js";
+import { constraintsSupported, grantOperationsForKey, isGrantId } from "../policy/grants.js";
+import { parsePolicyDocument } from "../policy/policy-document.js";
+import { rootCheckMatches } from "../root/root-check.js";
+import type { RootOfTrust } from "../root/root-of-trust.js";
+import type { Alias, Grant, IntegrityScan, KeyStore, Page } from "./store.js";
+
+export interface IntegrityReport {
+  /** Each problem found, as one line naming the row it is in; empty when the store is healthy. */
+  readonly problems: readonly string[];
+  readonly checked: {
+    keys: number;
+    /** Backing-key versions unwrapped under the root of trust and parsed as their key spec's material. */
+    keyMaterialVersions: number;
+    aliases: number;
+    grants: number;
+    accessKeys: number;
+    clientKeys: number;
+  };
+}
+
+const PAGE_SIZE = 500;
+/** The states Trent itself puts keys in. */
+const TRENT_KEY_STATES: ReadonlySet<KeyState> = new Set<KeyState>(["Enabled", "Disabled", "PendingDeletion"]);
+/** What CreateAlias admits (see ops/alias-name.ts): AWS's pattern without ":", never under alias/aws/. */
+const ALIAS_NAME = /^alias\/[a-zA-Z0-9/_-]+$/;
+
+/** The private key each asymmetric spec holds, as Node describes it (SM2 keys have no Node type). */
+const PRIVATE_KEY_SHAPE: Readonly<Record<string, { type: string; modulusLength?: number; namedCurve?: string }>> = {
+  RSA_2048: { type: "rsa", modulusLength: 2048 },
+  RSA_3072: { type: "rsa", modulusLength: 3072 },
+  RSA_4096: { type: "rsa", modulusLength: 4096 },
+  ECC_NIST_P256: { type: "ec", namedCurve: "prime256v1" },
+  ECC_NIST_P384: { type: "ec", namedCurve: "secp384r1" },
+  ECC_NIST_P521: { type: "ec", namedCurve: "secp521r1" },
+  ECC_SECG_P256K1: { type: "ec", namedCurve: "secp256k1" },
+  ECC_NIST_EDWARDS25519: { type: "ed25519" },
+};
+
+async function* everyItem<T>(list: (after: string | null) => Promise<Page<T>>): AsyncGenerator<T> {
+  let after: string | null = null;
+  do {
+    const page: Page<T> = await list(after);
+    yield* page.items;
+    after = page.next;
+  } while (after !== null);
+}
+
+/**
+ * Checks a store as `trent check` does: the database's own checks, Trent's invariants between
+ * rows (every key has each of its backing-key versions, aliases and grants point at keys that
+ * exist, rotation records agree with the current version), and that every wrapped value opens
+ * under `root` with the context it was bound to. Read-only; safe while Trent serves. A row that
+ * looks wrong is read again before it is reported, so a change committed mid-check (a rotation,
+ * a deletion) is not mistaken for damage.
+ */
+export async function checkIntegrity(store: KeyStore & IntegrityScan, root: RootOfTrust): Promise<IntegrityReport> {
+  const problems: string[] = [];
+  const checked = { keys: 0, keyMaterialVersions: 0, aliases: 0, grants: 0, accessKeys: 0, clientKeys: 0 };
+  // A damaged database can fail the reads themselves: that is a finding too, and the other parts are still checked.
+  const part = async (what: string, check: () => Promise<void>) => {
+    try {
+      await check();
+    } catch (error) {
+      problems.push(`reading ${what} failed: ${(error as Error).message}`);
+    }
+  };
+  await part("the database's own checks", async () => {
+    problems.push(...(await store.databaseProblems()));
+  });
+  await part("the store's meta data", async () => {
+    problems.push(...(await metaProblems(store, root)));
+  });
+  await part("keys", () => checkKeys(store, root, problems, checked));
+  await part("aliases", () => checkAliases(store, problems, checked));
+  await part("grants", () => checkGrants(store, problems, checked));
+  await part("access keys", () => checkAccessKeys(store, root, problems, checked));
+  await part("client keys", () => checkClientKeys(store, problems, checked));
+  return { problems, checked };
+}
+
+type Counts = { -readonly [K in keyof IntegrityReport["checked"]]: number };
+
+async function checkKeys(
+  store: KeyStore & IntegrityScan,
+  root: RootOfTrust,
+  problems: string[],
+  checked: Counts,
+): Promise<void> {
+  const backingKeys = new BackingKeys(store, root, 1);
+  for await (const key of everyItem((after) => store.scanKeys(after, PAGE_SIZE))) {
+    checked.keys++;
+    let result = await checkKey(store, backingKeys, key);
+    if (result.problems.length > 0) {
+      const again = await store.getKey(key.keyId);
+      result = again === undefined ? { problems: [], versions: 0 } : await checkKey(store, backingKeys, again);
+    }
+    checked.keyMaterialVersions += result.versions;
+    problems.push(...result.problems);
+  }
+}
+
+async function checkAliases(store: KeyStore & IntegrityScan, problems: string[], checked: Counts): Promise<void> {
+  for await (const alias of everyItem((after) => store.scanAliases(after, PAGE_SIZE))) {
+    checked.aliases++;
+    let found = await aliasProblems(store, alias);
+    if (found.length > 0) {
+      const again = await store.getAlias(alias.accountId, alias.region, alias.aliasName);
+      found = again === undefined ? [] : await aliasProblems(store, again);
+    }
+    problems.push(...found);
+  }
+}
+
+async function checkGrants(store: KeyStore & IntegrityScan, problems: string[], checked: Counts): Promise<void> {
+  for await (const grant of everyItem((after) => store.scanGrants(after, PAGE_SIZE))) {
+    checked.grants++;
+    let found = await grantProblems(store, grant);
+    if (found.length > 0) {
+      const again = await store.getGrant(grant.grantId);
+      found = again === undefined ? [] : await grantProblems(store, again);
+    }
+    problems.push(...found);
+  }
+}
+
+async function checkAccessKeys(store: KeyStore, root: RootOfTrust, problems: string[], checked: Counts): Promise<void> {
+  const accessKeys = new AccessKeys(store, root);
+  for (const accessKey of await store.listAccessKeys(null)) {
+    checked.accessKeys++;
+    const where = `access key ${accessKey.accessKeyId}`;
+    if ((await store.getPrincipal(accessKey.principalArn)) === undefined) {
+      problems.push(`${where} belongs to ${accessKey.principalArn}, which does not exist`);
+      continue;
+    }
+    try {
+      await accessKeys.lookup(accessKey.accessKeyId);
+    } catch (error) {
+      if ((await store.getAccessKey(accessKey.accessKeyId)) === undefined) continue;
+      problems.push(`${where}: its secret does not unwrap under the root key (${(error as Error).message})`);
+    }
+  }
+}
+
+async function checkClientKeys(store: KeyStore, problems: string[], checked: Counts): Promise<void> {
+  for (const clientKey of await store.listClientKeys(null)) {
+    checked.clientKeys++;
+    const where = `client key ${clientKey.keyId}`;
+    if ((await store.getPrincipal(clientKey.principalArn)) === undefined) {
+      problems.push(`${where} belongs to ${clientKey.principalArn}, which does not exist`);
+    }
+    try {
+      const publicKey = createPublicKey({ key: clientKey.publicKey, format: "der", type: "spki" });
+      if (publicKey.asymmetricKeyType !== "rsa") problems.push(`${where}: its public key is not an RSA key`);
+    } catch {
+      problems.push(`${where}: its public key is not a DER SubjectPublicKeyInfo`);
+    }
+  }
+}
+
+async function metaProblems(store: KeyStore, root: RootOfTrust): Promise<string[]> {
+  const problems: string[] = [];
+  const accountId = await store.getMeta("account_id");
+  if (accountId === undefined || !/^\d{12}$/.test(accountId)) {
+    problems.push(`the store's account id is ${accountId === undefined ? "missing" : `not 12 digits: ${accountId}`}`);
+  }
+  const rootCheck = await store.getMeta("root_check");
+  if (rootCheck === undefined) problems.push("the store has no root check (it was never opened by trent serve)");
+  else if (!(await rootCheckMatches(root, rootCheck))) {
+    problems.push("the root key is not the one this store was written under: nothing wrapped in it will open");
+  }
+  return problems;
+}
+
+async function checkKey(
+  store: KeyStore,
+  backingKeys: BackingKeys,
+  key: KmsKey,
+): Promise<{ problems: string[]; versions: number }> {
+  const problems: string[] = [];
+  const report = (problem: string) => problems.push(`key ${key.keyId}: ${problem}`);
+  const spec = KEY_SPECS[key.keySpec];
+  if (spec === undefined) {
+    report(`unknown key spec ${key.keySpec}`);
+    return { problems, versions: 0 };
+  }
+  if (spec.usages[key.keyUsage] === undefined) report(`key usage ${key.keyUsage} is not valid for ${key.keySpec}`);
+  if (!TRENT_KEY_STATES.has(key.keyState)) report(`key state ${key.keyState} is not one Trent sets`);
+  const pendingDeletion = key.keyState === "PendingDeletion";
+  if (pendingDeletion !== (key.deletionDate !== null)) {
+    report(
+      pendingDeletion ? "pending deletion without a deletion date" : "has a deletion date but is not pending deletion",
+    );
+  }
+  if ((key.rotationPeriodInDays === null) !== (key.nextRotationDate === null)) {
+    report("has half an automatic rotation schedule (a period without a next date, or the reverse)");
+  }
+  const rotatable =
+    key.keySpec === "SYMMETRIC_DEFAULT" && key.keyUsage === "ENCRYPT_DECRYPT" && key.origin === "AWS_KMS";
+  if (!rotatable && key.rotationPeriodInDays !== null)
+    report("has automatic rotation on, but keys of its kind do not rotate");
+  if (!rotatable && key.currentVersion !== 1)
+    report(`is at backing-key version ${key.currentVersion}, but does not rotate`);
+  try {
+    parsePolicyDocument(key.policy, "key");
+  } catch (error) {
+    report(`its key policy is not valid: ${(error as Error).message}`);
+  }
+
+  const versions = [];
+  for await (const version of everyItem((after) =>
+    store.listKeyMaterial(key.keyId, after === null ? 0 : Number(after), PAGE_SIZE),
+  )) {
+    versions.push(version);
+  }
+  const numbers = versions.map((version) => version.version);
+  if (numbers.length !== key.currentVersion || numbers.some((number, i) => number !== i + 1)) {
+    report(`has backing-key versions [${numbers.join(", ")}], expected 1 to ${key.currentVersion}`);
+  }
+  for (const version of versions) {
+    const firstVersion = version.version === 1;
+    if (firstVersion !== (version.rotationType === null)) {
+      report(
+        firstVersion
+          ? `its first backing-key version is marked as a ${version.rotationType} rotation`
+          : `backing-key version ${version.version} does not say how it was rotated`,
+      );
+    }
+  }
+  const rotations =
+    (await store.countRotations(key.keyId, "AUTOMATIC")) + (await store.countRotations(key.keyId, "ON_DEMAND"));
+  if (rotations !== key.currentVersion - 1) {
+    report(
+      `has ${rotations} recorded rotations, but its current version ${key.currentVersion} needs ${key.currentVersion - 1}`,
+    );
+  }
+
+  for (const { version } of versions) {
+    let material: Buffer | undefined;
+    try {
+      material = await backingKeys.get(key.keyId, version);
+    } catch (error) {
+      report(`backing-key version ${version} does not unwrap under the root key (${(error as Error).message})`);
+      continue;
+    }
+    if (material === undefined) continue;
+    const problem = materialProblem(key, material);
+    if (problem !== null) report(`backing-key version ${version} ${problem}`);
+  }
+  return { problems, versions: versions.length };
+}
+
+/** Whether unwrapped material is what the key's spec holds: right length, or a private key of the right kind. */
+function materialProblem(key: KmsKey, material: Buffer): string | null {
+  const kind = keySpecInfo(key.keySpec).material;
+  switch (kind.kind) {
+    case "symmetric":
+      return material.length === 32 ? null : `is ${material.length} bytes, not 32`;
+    case "hmac":
+      return material.length === kind.bytes ? null : `is ${material.length} bytes, not ${kind.bytes}`;
+    case "ml-dsa":
+      return material.length === 32 ? null : `is a ${material.length}-byte seed, not 32`;
+    case "pkcs8": {
+      let privateKey: ReturnType<typeof asymmetricKeyFrom>;
+      try {
+        privateKey = asymmetricKeyFrom(key.keySpec, material);
+      } catch (error) {
+        return `is not a usable ${key.keySpec} private key (${(error as Error).message})`;
+      }
+      const shape = PRIVATE_KEY_SHAPE[key.keySpec];
+      if (shape === undefined || privateKey.kind !== "node") return null;
+      const details = privateKey.privateKey.asymmetricKeyDetails ?? {};
+      const matches =
+        privateKey.privateKey.asymmetricKeyType === shape.type &&
+        (shape.modulusLength === undefined || details.modulusLength === shape.modulusLength) &&
+        (shape.namedCurve === undefined || details.namedCurve === shape.namedCurve);
+      return matches ? null : `holds a private key of another kind than ${key.keySpec}`;
+    }
+  }
+}
+
+async function aliasProblems(store: KeyStore, alias: Alias): Promise<string[]> {
+  const where = `alias ${alias.aliasName} (account ${alias.accountId}, ${alias.region})`;
+  const problems: string[] = [];
+  if (!ALIAS_NAME.test(alias.aliasName) || alias.aliasName.startsWith("alias/aws/")) {
+    problems.push(`${where}: the name is not one CreateAlias accepts`);
+  }
+  const target = await store.getKey(alias.targetKeyId);
+  if (target === undefined) problems.push(`${where} points at key ${alias.targetKeyId}, which does not exist`);
+  else if (target.accountId !== alias.accountId || target.region !== alias.region) {
+    problems.push(`${where} points at ${keyArn(target)}, in another account or region`);
+  }
+  return problems;
+}
+
+async function grantProblems(store: KeyStore, grant: Grant): Promise<string[]> {
+  const where = `grant ${grant.grantId}`;
+  const problems: string[] = [];
+  if (!isGrantId(grant.grantId)) problems.push(`${where}: the id is not 64 lowercase hex digits`);
+  const key = await store.getKey(grant.keyId);
+  if (key === undefined) return [...problems, `${where} is for key ${grant.keyId}, which does not exist`];
+  const allowed = grantOperationsForKey(key);
+  const invalid = grant.operations.filter((operation) => !allowed.has(operation));
+  if (grant.operations.length === 0) problems.push(`${where} allows no operations`);
+  if (invalid.length > 0) problems.push(`${where} allows ${invalid.join(", ")}, not valid for key ${key.keyId}`);
+  if (grant.constraints !== null && !constraintsSupported(key, grant.operations)) {
+    problems.push(`${where} has encryption context constraints its operations cannot have`);
+  }
+  return problems;
+}
