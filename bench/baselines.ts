@@ -62,6 +62,8 @@ interface Row {
   readonly trent: Outcome;
   /** The same Trent configuration with `--workers 2`: one process per core. */
   readonly twoWorkers: Outcome;
+  /** One process with the audit trail off (`--audit-sink none`): what the trail costs. */
+  readonly unaudited: Outcome;
   readonly ceiling: Outcome;
   readonly moto: Outcome;
 }
@@ -192,7 +194,7 @@ function ratio(trent: Outcome, other: Outcome, format: (r: number) => string): s
 }
 
 function printTable(rows: Map<Operation, Row>): void {
-  const header = `${"operation".padEnd(32)} ${"Trent req/s".padStart(11)} ${"p50 ms".padStart(8)} ${"p99 ms".padStart(8)} ${"errors".padStart(7)} ${"ceiling req/s".padStart(13)} ${"moto req/s".padStart(10)} ${"Trent/ceiling".padStart(13)} ${"Trent/moto".padStart(10)} ${"x2 req/s".padStart(9)} ${"x2/ceiling".padStart(10)}`;
+  const header = `${"operation".padEnd(32)} ${"Trent req/s".padStart(11)} ${"p50 ms".padStart(8)} ${"p99 ms".padStart(8)} ${"errors".padStart(7)} ${"ceiling req/s".padStart(13)} ${"moto req/s".padStart(10)} ${"Trent/ceiling".padStart(13)} ${"Trent/moto".padStart(10)} ${"x2 req/s".padStart(9)} ${"x2/ceiling".padStart(10)} ${"no-audit req/s".padStart(14)}`;
   process.stdout.write(`\n${header}\n${"-".repeat(header.length)}\n`);
   const notes = new Set<string>();
   for (const [operation, row] of rows) {
@@ -200,10 +202,10 @@ function printTable(rows: Map<Operation, Row>): void {
     const errors = trent ? `${trent.errors}${trent.cut > 0 ? `+${trent.cut}` : ""}` : "-";
     const rate = (outcome: Outcome) => perSecond(outcome)?.toFixed(0) ?? "-";
     process.stdout.write(
-      `${`${operation.label}${operation.fromPool ? "*" : ""}`.padEnd(32)} ${rate(row.trent).padStart(11)} ${ms(trent?.p50 ?? null).padStart(8)} ${ms(trent?.p99 ?? null).padStart(8)} ${errors.padStart(7)} ${rate(row.ceiling).padStart(13)} ${rate(row.moto).padStart(10)} ${ratio(row.trent, row.ceiling, (r) => `${(r * 100).toFixed(0)}%`).padStart(13)} ${ratio(row.trent, row.moto, (r) => `${r.toFixed(1)}x`).padStart(10)} ${rate(row.twoWorkers).padStart(9)} ${ratio(row.twoWorkers, row.ceiling, (r) => `${(r * 100).toFixed(0)}%`).padStart(10)}\n`,
+      `${`${operation.label}${operation.fromPool ? "*" : ""}`.padEnd(32)} ${rate(row.trent).padStart(11)} ${ms(trent?.p50 ?? null).padStart(8)} ${ms(trent?.p99 ?? null).padStart(8)} ${errors.padStart(7)} ${rate(row.ceiling).padStart(13)} ${rate(row.moto).padStart(10)} ${ratio(row.trent, row.ceiling, (r) => `${(r * 100).toFixed(0)}%`).padStart(13)} ${ratio(row.trent, row.moto, (r) => `${r.toFixed(1)}x`).padStart(10)} ${rate(row.twoWorkers).padStart(9)} ${ratio(row.twoWorkers, row.ceiling, (r) => `${(r * 100).toFixed(0)}%`).padStart(10)} ${rate(row.unaudited).padStart(14)}\n`,
     );
     for (const [server, outcome] of Object.entries(row)) {
-      if ("skipped" in outcome && server !== "twoWorkers")
+      if ("skipped" in outcome && server !== "twoWorkers" && server !== "unaudited")
         notes.add(`${server}, ${operation.label}: skipped, ${outcome.skipped}`);
     }
   }
@@ -225,11 +227,13 @@ export async function baselineSection(): Promise<void> {
   const trent = await startTrentProcess(["--key-pair-pool", pool, "--key-pair-workers", String(KEY_PAIR_WORKERS)]);
   // Pools are per worker process; the two-worker node is measured on the operations that need none.
   const twoWorkers = await startTrentProcess(["--workers", "2", "--key-pair-pool", "0"]);
+  const unaudited = await startTrentProcess(["--audit-sink", "none", "--key-pair-pool", "0"]);
   const moto = await startMoto();
   const rows = new Map<Operation, Row>();
   try {
     const fixture = await createFixture(trent);
     const twoWorkersFixture = await createFixture(twoWorkers);
+    const unauditedFixture = await createFixture(unaudited);
     // One answer per operation, for the ceiling's body sizes (and to fail early if Trent refuses one).
     const responseBytes = new Map<Operation, number>();
     for (const operation of OPERATIONS) {
@@ -255,11 +259,23 @@ export async function baselineSection(): Promise<void> {
           ? await measure(twoWorkers, operation, twoWorkersFixture, { warmUp: true })
           : { skipped: "pooled operations are measured on one worker" };
       detail("Trent x2", operation, twoWorkersOutcome);
-      rows.set(operation, { trent: trentOutcome, twoWorkers: twoWorkersOutcome, ceiling, moto: motoOutcome });
+      const unauditedOutcome: Outcome =
+        operation.fromPool === undefined
+          ? await measure(unaudited, operation, unauditedFixture, { warmUp: true })
+          : { skipped: "pooled operations are measured with the audit trail on only" };
+      detail("no audit", operation, unauditedOutcome);
+      rows.set(operation, {
+        trent: trentOutcome,
+        twoWorkers: twoWorkersOutcome,
+        unaudited: unauditedOutcome,
+        ceiling,
+        moto: motoOutcome,
+      });
     }
   } finally {
     await trent.stop();
     await twoWorkers.stop();
+    await unaudited.stop();
     if ("moto" in moto) await moto.moto.stop();
   }
   printTable(rows);

@@ -6,8 +6,12 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { ClientKeys, writePrivateFile } from "../auth/client-keys.js";
 import { DATA_KEY_PAIR_SPECS, type DataKeyPairSpec } from "../crypto/data-key-pair-spec.js";
 import { parsePolicyDocument } from "../policy/policy-document.js";
+import { quotaSettingsOf } from "../quota/quota-settings.js";
 import { isClusterWorker, startCluster, startClusterWorker } from "../server/cluster.js";
+import { DEFAULT_DRAIN_TIMEOUT_MS, exitOnStopSignals } from "../server/graceful-stop.js";
+import { DEFAULT_HTTP_OPTIONS } from "../server/http-server.js";
 import {
+  type AuditSinkKind,
   type DataDirectory,
   openDataDirectory,
   startTrent,
@@ -15,6 +19,9 @@ import {
   writeCredentialsFile,
 } from "../server/trent.js";
 import type { Principal } from "../store/store.js";
+import { addAuditCommands } from "./audit-commands.js";
+import { addBackupCommands } from "./backup-commands.js";
+import { addCheckCommand } from "./check-command.js";
 
 const DEFAULT_POOL_DEPTH: Record<DataKeyPairSpec, number> = Object.fromEntries(
   DATA_KEY_PAIR_SPECS.map((spec) => [spec, spec.startsWith("RSA_") ? 2 : 8]),
@@ -148,7 +155,86 @@ program
       .default(256)
       .argParser(parsePositiveInt),
   )
+  .addOption(
+    new Option(
+      "--header-timeout <seconds>",
+      "time for a request's headers to arrive; then HTTP 408 and the connection closes",
+    )
+      .env("TRENT_HEADER_TIMEOUT")
+      .default(DEFAULT_HTTP_OPTIONS.headersTimeoutMs / 1000)
+      .argParser(parsePositiveInt),
+  )
+  .addOption(
+    new Option("--body-timeout <seconds>", "time for a request's body to arrive after its headers; then HTTP 408")
+      .env("TRENT_BODY_TIMEOUT")
+      .default(DEFAULT_HTTP_OPTIONS.bodyTimeoutMs / 1000)
+      .argParser(parsePositiveInt),
+  )
+  .addOption(
+    new Option("--keep-alive-timeout <seconds>", "how long an idle kept-alive connection stays open")
+      .env("TRENT_KEEP_ALIVE_TIMEOUT")
+      .default(DEFAULT_HTTP_OPTIONS.keepAliveTimeoutMs / 1000)
+      .argParser(parsePositiveInt),
+  )
+  .addOption(
+    new Option("--max-connections <n>", "connections open at once per listener and process; more are closed at once")
+      .env("TRENT_MAX_CONNECTIONS")
+      .default(DEFAULT_HTTP_OPTIONS.maxConnections)
+      .argParser(parsePositiveInt),
+  )
+  .addOption(
+    new Option("--max-body-bytes <n>", "largest AWS-edge request body; larger ones get HTTP 413 (Alibaba edge: 3 MiB)")
+      .env("TRENT_MAX_BODY_BYTES")
+      .default(DEFAULT_HTTP_OPTIONS.maxBodyBytes)
+      .argParser(parsePositiveInt),
+  )
+  .addOption(
+    new Option("--audit-sink <sinks>", "where the audit trail goes: file, stdout, file,stdout, or none")
+      .env("TRENT_AUDIT_SINK")
+      .default("file")
+      .argParser(parseAuditSinks),
+  )
+  .addOption(
+    new Option("--audit-dir <dir>", "directory of the audit chain files (default: <data>/audit)").env(
+      "TRENT_AUDIT_DIR",
+    ),
+  )
+  .addOption(
+    new Option("--audit-fsync <policy>", "always: answer only once the record is on disk; interval: fsync each second")
+      .env("TRENT_AUDIT_FSYNC")
+      .choices(["always", "interval", "never"])
+      .default("always"),
+  )
+  .addOption(
+    new Option("--audit-seal-interval <seconds>", "how often the chain is sealed with a MAC while records arrive")
+      .env("TRENT_AUDIT_SEAL_INTERVAL")
+      .default(5)
+      .argParser(parsePositiveInt),
+  )
+  .addOption(
+    new Option("--audit-max-file-mb <mb>", "an audit file this large is sealed and set aside; a new one continues")
+      .env("TRENT_AUDIT_MAX_FILE_MB")
+      .default(256)
+      .argParser(parsePositiveInt),
+  )
+  .addOption(
+    new Option("--no-audit-required", "answer requests whose audit record cannot be written (default: fail them)").env(
+      "TRENT_NO_AUDIT_REQUIRED",
+    ),
+  )
   .addOption(new Option("--no-sm2", "refuse SM2 data key pairs, as AWS does outside China regions").env("TRENT_NO_SM2"))
+  .addOption(
+    new Option("--quotas <file>", "request-rate quotas: default (AWS's), off, or a JSON file of overrides").env(
+      "TRENT_QUOTAS",
+    ),
+  )
+  .addOption(new Option("--no-quotas", "serve without request-rate quotas (same as --quotas off)"))
+  .addOption(
+    new Option("--drain-timeout <seconds>", "on SIGTERM, how long requests in flight may take before they are cut off")
+      .env("TRENT_DRAIN_TIMEOUT")
+      .default(DEFAULT_DRAIN_TIMEOUT_MS / 1000)
+      .argParser(parsePositiveInt),
+  )
   .addOption(new Option("--log-level <level>", "pino log level").env("TRENT_LOG_LEVEL").default("info"))
   .action(async (options) => {
     const listen = typeof options.listen === "string" ? parseListen(options.listen) : options.listen;
@@ -156,6 +242,7 @@ program
       options.listenTls === undefined || typeof options.listenTls !== "string"
         ? options.listenTls
         : parseListen(options.listenTls);
+    const workers = typeof options.workers === "string" ? parseWorkers(options.workers) : options.workers;
     const config: TrentConfig = {
       ...(tlsListen === undefined
         ? {}
@@ -185,18 +272,27 @@ program
       deletionSweepMs: 60_000,
       rotationSweepMs: 60_000,
       alibabaMaxConcurrency: options.alibabaMaxConcurrency,
+      drainTimeoutMs: options.drainTimeout * 1000,
+      http: {
+        headersTimeoutMs: options.headerTimeout * 1000,
+        bodyTimeoutMs: options.bodyTimeout * 1000,
+        keepAliveTimeoutMs: options.keepAliveTimeout * 1000,
+        maxConnections: options.maxConnections,
+        maxBodyBytes: options.maxBodyBytes,
+      },
+      quotas: { settings: quotaSettingsOf(options.quotas), processes: workers },
       attestationRootsFile: options.attestationRoots,
       attestationMaxAgeMs: options.attestationMaxAge * 1000,
+      auditSinks: options.auditSink,
+      auditDir: options.auditDir,
+      auditFsync: options.auditFsync,
+      auditSealIntervalMs: options.auditSealInterval * 1000,
+      auditMaxFileBytes: options.auditMaxFileMb * 1024 * 1024,
+      auditRequired: options.auditRequired !== false,
     };
-    const workers = typeof options.workers === "string" ? parseWorkers(options.workers) : options.workers;
     if (isClusterWorker()) {
       const trent = await startClusterWorker(config);
-      const stop = async () => {
-        await trent.close();
-        process.exit(0);
-      };
-      process.once("SIGINT", stop);
-      process.once("SIGTERM", stop);
+      exitOnStopSignals(trent.logger, () => trent.close());
       return;
     }
     if (workers > 1) {
@@ -204,13 +300,7 @@ program
       return;
     }
     const trent = await startTrent(config);
-    const stop = async (signal: string) => {
-      trent.logger.info({ signal }, "stopping");
-      await trent.close();
-      process.exit(0);
-    };
-    process.once("SIGINT", stop);
-    process.once("SIGTERM", stop);
+    exitOnStopSignals(trent.logger, () => trent.close());
   });
 
 /** Opens the data directory for one admin command and closes it afterwards. */
@@ -224,6 +314,17 @@ async function withDataDirectory(
   } finally {
     await data.store.close();
   }
+}
+
+function parseAuditSinks(value: string): AuditSinkKind[] {
+  if (value === "none") return [];
+  const sinks = value.split(",").map((sink) => sink.trim());
+  for (const sink of sinks) {
+    if (sink !== "file" && sink !== "stdout") {
+      throw new InvalidArgumentError("use file, stdout, file,stdout or none");
+    }
+  }
+  return [...new Set(sinks)] as AuditSinkKind[];
 }
 
 const PRINCIPAL_NAME = /^[\w+=,.@-]{1,64}$/;
@@ -422,6 +523,10 @@ principalOptions(identityPolicy.command("delete").description("detach a named id
       }
     }),
   );
+
+addCheckCommand(program, [dataOption(), storeOption(), rootKeyOption()]);
+addAuditCommands(program, [dataOption(), rootKeyOption()]);
+addBackupCommands(program, () => [dataOption(), storeOption(), rootKeyOption()]);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   process.stderr.write(`trent: ${error instanceof Error ? error.message : String(error)}\n`);

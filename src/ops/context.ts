@@ -1,5 +1,6 @@
 import type { AttestationVerifier, VerifiedAttestation } from "../attestation/nitro-attestation.js";
 import type { AuditSink } from "../audit/audit-sink.js";
+import type { KeyUsageLedger } from "../audit/key-usage.js";
 import type { BackingKeys } from "../crypto/backing-keys.js";
 import type { DataKeyPairSpec } from "../crypto/data-key-pair-spec.js";
 import type { Caller } from "../domain/principal.js";
@@ -20,6 +21,8 @@ export interface Services {
   readonly backingKeys: BackingKeys;
   readonly authorizer: Authorizer;
   readonly audit: AuditSink;
+  /** Each key's last successful cryptographic use, fed by the audit trail (GetKeyLastUsage). */
+  readonly keyUsage: KeyUsageLedger;
   /** Request-rate quotas; every edge admits a request before running its operation. */
   readonly quotas: RequestQuotas;
   /** Counts and times answered requests for /metrics. */

@@ -18,6 +18,7 @@ import { generateDataKeyPairWithoutPlaintext } from "./generate-data-key-pair-wi
 import { generateDataKeyWithoutPlaintext } from "./generate-data-key-without-plaintext.js";
 import { generateMac } from "./generate-mac.js";
 import { generateRandom } from "./generate-random.js";
+import { getKeyLastUsage } from "./get-key-last-usage.js";
 import { getKeyPolicy } from "./get-key-policy.js";
 import { getKeyRotationStatus } from "./get-key-rotation-status.js";
 import { getPublicKey } from "./get-public-key.js";
@@ -66,6 +67,7 @@ export const KMS_OPERATIONS: Readonly<Record<string, Operation<any, unknown>>> =
   GenerateDataKeyWithoutPlaintext: generateDataKeyWithoutPlaintext,
   GenerateRandom: generateRandom,
   GetKeyPolicy: getKeyPolicy,
+  GetKeyLastUsage: getKeyLastUsage,
   GetKeyRotationStatus: getKeyRotationStatus,
   GetPublicKey: getPublicKey,
   ListAliases: listAliases,

@@ -1,15 +1,19 @@
 import { randomInt } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import pino, { type Logger } from "pino";
 import { AttestationVerifier, AWS_NITRO_ROOT_G1_PEM, loadTrustRoots } from "../attestation/nitro-attestation.js";
-import { DiscardingAuditSink } from "../audit/audit-sink.js";
+import { AUDIT_CORRELATION_PURPOSE, AUDIT_SEAL_PURPOSE } from "../audit/audit-keys.js";
+import { AuditLog, type AuditLogOptions, type FsyncPolicy } from "../audit/audit-log.js";
+import type { AuditSink } from "../audit/audit-sink.js";
+import { AuditTrail } from "../audit/audit-trail.js";
+import { KeyUsageTracker } from "../audit/key-usage.js";
 import { AccessKeys, type IssuedAccessKey } from "../auth/access-keys.js";
 import { ClientKeys, ensureAdminClientKey } from "../auth/client-keys.js";
 import { BackingKeys } from "../crypto/backing-keys.js";
-import { DATA_KEY_PAIR_SPECS, type DataKeyPairSpec } from "../crypto/data-key-pair-spec.js";
+import type { DataKeyPairSpec } from "../crypto/data-key-pair-spec.js";
 import { KeyPairPool } from "../crypto/key-pair-pool.js";
 import { userArn } from "../domain/principal.js";
 import type { Services } from "../ops/context.js";
@@ -18,15 +22,21 @@ import { rotateDueKeys } from "../ops/rotate-due-keys.js";
 import { PolicyAuthorizer } from "../policy/policy-authorizer.js";
 import { DkmsEdge } from "../protocol/alibaba/dkms-edge.js";
 import { AwsJsonEdge } from "../protocol/aws/aws-json-edge.js";
-import { UnlimitedQuotas } from "../quota/request-quotas.js";
+import type { QuotaSettings } from "../quota/quota-settings.js";
+import { requestQuotasFor } from "../quota/request-quotas.js";
 import { KeyFileRoot, RootKeyError } from "../root/key-file-root.js";
+import { createRootCheck, rootCheckMatches } from "../root/root-check.js";
 import type { RootOfTrust } from "../root/root-of-trust.js";
+import { writeFileAtomically } from "../store/atomic-file.js";
 import { CachingKeyStore, DEFAULT_CACHE_OPTIONS } from "../store/caching-store.js";
+import { MeasuredKeyStore } from "../store/measured-store.js";
 import { PostgresKeyStore } from "../store/postgres/postgres-store.js";
 import { SqliteKeyStore } from "../store/sqlite/sqlite-store.js";
 import type { KeyStore } from "../store/store.js";
-import { createHttpServer, DEFAULT_HTTP_OPTIONS } from "./http-server.js";
-import { NoRequestMetrics } from "./metrics.js";
+import { DEFAULT_DRAIN_TIMEOUT_MS, ListenerDrain } from "./graceful-stop.js";
+import { createHttpServer, DEFAULT_HTTP_OPTIONS, type HttpServerOptions } from "./http-server.js";
+import { type MetricsSnapshot, PrometheusMetrics } from "./metrics.js";
+import { READY_CHECK_TIMEOUT_MS, Readiness, rootOfTrustRoundTrip } from "./readiness.js";
 import { loadTlsMaterial } from "./tls.js";
 
 export interface TrentConfig {
@@ -54,6 +64,21 @@ export interface TrentConfig {
   readonly attestationMaxAgeMs: number;
   /** Alibaba instance-API requests allowed in flight at once; more are answered 429 Rejected.Throttling. */
   readonly alibabaMaxConcurrency: number;
+  /** Limits on the listeners' connections and requests; DEFAULT_HTTP_OPTIONS when absent. */
+  readonly http?: HttpServerOptions;
+  /** Request-rate quotas (null: none), and the worker processes on this node that share each rate. */
+  readonly quotas: { readonly settings: QuotaSettings | null; readonly processes: number };
+  /** Where the audit trail goes: a chain file under `auditDir`, standard output, both, or nowhere. */
+  readonly auditSinks: readonly AuditSinkKind[];
+  /** Defaults to `<data>/audit`. */
+  readonly auditDir: string | undefined;
+  readonly auditFsync: FsyncPolicy;
+  readonly auditSealIntervalMs: number;
+  readonly auditMaxFileBytes: number;
+  /** Fail a request whose record cannot be written (true), or answer it and log the failure. */
+  readonly auditRequired: boolean;
+  /** How long close() lets requests in flight finish before closing their connections; default 10 s. */
+  readonly drainTimeoutMs?: number;
   /** An HTTPS listener beside the HTTP one, serving the same edges. */
   readonly tls?: {
     readonly host: string;
@@ -72,7 +97,6 @@ export interface DataDirectory {
   readonly accessKeys: AccessKeys;
 }
 
-const ROOT_CHECK = "trent/root-check";
 const ADMIN_USER = "admin";
 
 /**
@@ -92,12 +116,9 @@ export async function openDataDirectory(
   try {
     const storedCheck = await store.getMeta("root_check");
     if (storedCheck === undefined) {
-      const check = await root.wrap(Buffer.from(ROOT_CHECK), ROOT_CHECK);
-      await store.initMeta("root_check", check.toString("base64"));
-    } else {
-      await root.unwrap(Buffer.from(storedCheck, "base64"), ROOT_CHECK).catch(() => {
-        throw new RootKeyError(`the root key does not match the data in ${dataDir}`);
-      });
+      await store.initMeta("root_check", await createRootCheck(root));
+    } else if (!(await rootCheckMatches(root, storedCheck))) {
+      throw new RootKeyError(`the root key does not match the data in ${dataDir}`);
     }
     const account = await store.initMeta("account_id", accountId ?? randomAccountId());
     return { store, root, accountId: account, accessKeys: new AccessKeys(store, root) };
@@ -167,8 +188,7 @@ async function ensureAdminCredentials(
 
 export function writeCredentialsFile(file: string, profile: string, key: IssuedAccessKey, region: string): void {
   const text = `[${profile}]\naws_access_key_id = ${key.accessKeyId}\naws_secret_access_key = ${key.secretAccessKey}\nregion = ${region}\n`;
-  writeFileSync(file, text, { mode: 0o600 });
-  chmodSync(file, 0o600);
+  writeFileAtomically(file, text, { mode: 0o600 });
 }
 
 export interface RunningTrent {
@@ -176,7 +196,11 @@ export interface RunningTrent {
   /** The HTTPS listener's URL, when there is one. */
   readonly tlsUrl: string | undefined;
   readonly logger: Logger;
-  close(): Promise<void>;
+  /**
+   * Stops gracefully: no new connections, every request in flight answered, then the store
+   * closed. Resolves true, or false when the drain deadline cut requests off.
+   */
+  close(): Promise<boolean>;
 }
 
 /** How a worker process of a multi-process node talks to its siblings (see cluster.ts). */
@@ -185,10 +209,62 @@ export interface SiblingLink {
   dropSiblingCaches(): Promise<void>;
   /** Registers what to do when a sibling wrote. */
   onSiblingWrite(handler: () => void): void;
+  /** The metrics of every sibling that answers in time, for a scrape of the whole node. */
+  siblingMetrics(): Promise<MetricsSnapshot[]>;
+  /** Registers how this worker answers a sibling's scrape. */
+  onMetricsWanted(snapshot: () => Promise<MetricsSnapshot>): void;
 }
 
+export type AuditSinkKind = "file" | "stdout";
+
 export function createLogger(config: TrentConfig, bindings: Record<string, unknown> = {}): Logger {
-  return pino({ level: config.logLevel, base: { service: "trent", ...bindings } });
+  const options = { level: config.logLevel, base: { service: "trent", ...bindings } };
+  // Standard output then belongs to the audit trail alone.
+  return config.auditSinks.includes("stdout") ? pino(options, pino.destination(2)) : pino(options);
+}
+
+/** The audit chain file of this process: one per process, so each chain has a single writer. */
+export function auditFilePath(config: Pick<TrentConfig, "dataDir" | "auditDir">): string {
+  const slot = process.env.TRENT_WORKER_SLOT;
+  const dir = config.auditDir ?? join(config.dataDir, "audit");
+  return join(dir, slot === undefined ? "audit.log" : `audit-worker-${slot}.log`);
+}
+
+async function openAuditTrail(
+  config: TrentConfig,
+  root: RootOfTrust,
+  store: KeyStore,
+  logger: Logger,
+  now: () => Date,
+): Promise<{ audit: AuditSink; keyUsage: KeyUsageTracker }> {
+  const keyUsage = new KeyUsageTracker(store, now);
+  await keyUsage.trackingSince();
+  const logOptions: AuditLogOptions = {
+    sealKey: await root.deriveKey(AUDIT_SEAL_PURPOSE),
+    fsync: config.auditFsync,
+    sealIntervalMs: config.auditSealIntervalMs,
+    maxFileBytes: config.auditMaxFileBytes,
+    now,
+  };
+  const logs: AuditLog[] = [];
+  if (config.auditSinks.includes("file")) {
+    const file = auditFilePath(config);
+    const { log, repairedBytes } = AuditLog.openFile(file, logOptions);
+    if (repairedBytes > 0) {
+      logger.warn({ file, repairedBytes }, "cut an audit record left incomplete by an unclean stop");
+    }
+    logs.push(log);
+  }
+  if (config.auditSinks.includes("stdout")) logs.push(AuditLog.toDescriptor(1, logOptions));
+  const audit = new AuditTrail({
+    logs,
+    correlationKey: await root.deriveKey(AUDIT_CORRELATION_PURPOSE),
+    required: config.auditRequired,
+    keyUsage,
+    logger,
+    now,
+  });
+  return { audit, keyUsage };
 }
 
 /**
@@ -224,7 +300,10 @@ export async function startTrent(
   const data = await openDataDirectory(config.dataDir, config.rootKey, config.accountId, config.storeUrl);
 
   const now = () => new Date();
-  const store = new CachingKeyStore(data.store, {
+  const metrics = new PrometheusMetrics();
+  // Under the cache, so that it times only what reaches the database.
+  const measuredStore = new MeasuredKeyStore(data.store, metrics);
+  const store = new CachingKeyStore(measuredStore, {
     ...DEFAULT_CACHE_OPTIONS,
     ...(siblings ? { afterWrite: () => siblings.dropSiblingCaches() } : {}),
   });
@@ -232,14 +311,19 @@ export async function startTrent(
   const depth = { ...config.keyPairPoolDepth, ...(config.allowSm2 ? {} : { SM2: 0 }) };
   const keyPairs = new KeyPairPool({ depth, workers: config.keyPairWorkers });
   keyPairs.start();
+  metrics.trackKeyPairPool(keyPairs);
+  metrics.trackCaches(store);
+  siblings?.onMetricsWanted(() => metrics.snapshot());
+  const { audit, keyUsage } = await openAuditTrail(config, data.root, store, logger, now);
   const services: Services = {
     store,
     root: data.root,
     backingKeys: new BackingKeys(store, data.root),
     authorizer: new PolicyAuthorizer(store, now),
-    audit: new DiscardingAuditSink(),
-    quotas: new UnlimitedQuotas(),
-    metrics: new NoRequestMetrics(),
+    audit,
+    keyUsage,
+    quotas: requestQuotasFor(config.quotas.settings, config.quotas.processes),
+    metrics,
     keyPairs,
     attestation: new AttestationVerifier({
       roots: loadTrustRoots(
@@ -258,18 +342,22 @@ export async function startTrent(
     maxConcurrentRequests: config.alibabaMaxConcurrency,
     region: config.region,
   });
-  const metrics = () => keyPairPoolMetrics(keyPairs);
-  const server = createHttpServer(edge, logger, DEFAULT_HTTP_OPTIONS, metrics, undefined, dkmsEdge);
+  const readiness = new Readiness(
+    { store: () => measuredStore.getMeta("account_id"), rootOfTrust: () => rootOfTrustRoundTrip(data.root) },
+    READY_CHECK_TIMEOUT_MS,
+    logger,
+  );
+  const renderMetrics =
+    siblings === undefined
+      ? () => metrics.render()
+      : async () => PrometheusMetrics.renderNode([await metrics.snapshot(), ...(await siblings.siblingMetrics())]);
+  const http = config.http ?? DEFAULT_HTTP_OPTIONS;
+  const hooks = { ready: () => readiness.check(), requests: metrics, connections: metrics };
+  const server = createHttpServer(edge, logger, http, renderMetrics, undefined, dkmsEdge, hooks);
   const tlsServer = config.tls
-    ? createHttpServer(
-        edge,
-        logger,
-        DEFAULT_HTTP_OPTIONS,
-        metrics,
-        loadTlsMaterial(config.dataDir, config.tls),
-        dkmsEdge,
-      )
+    ? createHttpServer(edge, logger, http, renderMetrics, loadTlsMaterial(config.dataDir, config.tls), dkmsEdge, hooks)
     : undefined;
+  const drains = [server, tlsServer].flatMap((listener) => (listener ? [new ListenerDrain(listener)] : []));
 
   const sweep = async () => {
     try {
@@ -302,26 +390,26 @@ export async function startTrent(
     printUsage(url, credentialsPath(config), prepared.created, httpsUsage(config, tlsUrl));
   }
 
+  let closing: Promise<boolean> | undefined;
   return {
     url,
     tlsUrl,
     logger,
-    async close() {
-      clearInterval(sweeper);
-      clearInterval(rotator);
-      await Promise.all(
-        [server, tlsServer].map(
-          (listener) =>
-            new Promise<void>((resolve) => {
-              if (listener === undefined) return resolve();
-              listener.close(() => resolve());
-              listener.closeIdleConnections();
-            }),
-        ),
-      );
-      await keyPairs.close();
-      await services.audit.close();
-      await data.store.close();
+    close() {
+      closing ??= (async () => {
+        clearInterval(sweeper);
+        clearInterval(rotator);
+        const inFlight = drains.reduce((sum, drain) => sum + drain.requestsInFlight, 0);
+        const drainTimeoutMs = config.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS;
+        const drained = (await Promise.all(drains.map((drain) => drain.drain(drainTimeoutMs)))).every(Boolean);
+        if (drained) logger.info({ inFlight }, "every request in flight was answered");
+        else logger.warn({ drainTimeoutMs }, "the drain deadline passed: closed the connections still open");
+        await keyPairs.close();
+        await services.audit.close();
+        await data.store.close();
+        return drained;
+      })();
+      return closing;
     },
   };
 }
@@ -342,16 +430,6 @@ async function listen(server: Server, scheme: "http" | "https", host: string, po
   const address = server.address() as AddressInfo;
   const shown = address.family === "IPv6" ? `[${address.address}]` : address.address;
   return `${scheme}://${shown}:${address.port}`;
-}
-
-function keyPairPoolMetrics(pool: KeyPairPool): string {
-  const lines = [
-    "# HELP trent_key_pair_pool_available Pre-generated data key pairs ready, per spec.",
-    "# TYPE trent_key_pair_pool_available gauge",
-  ];
-  for (const spec of DATA_KEY_PAIR_SPECS)
-    lines.push(`trent_key_pair_pool_available{spec="${spec}"} ${pool.available(spec)}`);
-  return `${lines.join("\n")}\n`;
 }
 
 export function printUsage(

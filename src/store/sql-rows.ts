@@ -1,5 +1,14 @@
 import type { KeyMaterialVersion, KmsKey, RotationType } from "../domain/key.js";
-import type { AccessKey, Alias, ClientKeyRecord, Grant, GrantConstraints, KeyChanges, Page } from "./store.js";
+import type {
+  AccessKey,
+  Alias,
+  ClientKeyRecord,
+  Grant,
+  GrantConstraints,
+  KeyChanges,
+  KeyUsage,
+  Page,
+} from "./store.js";
 
 /**
  * Row shapes and their mapping to the domain, shared by the SQL stores. Timestamps are stored as
@@ -190,5 +199,33 @@ export function keyRowValues(key: KmsKey): Record<(typeof KEY_COLUMNS)[number], 
     current_version: key.currentVersion,
     rotation_period_days: key.rotationPeriodInDays,
     next_rotation_date: key.nextRotationDate?.getTime() ?? null,
+  };
+}
+
+export interface KeyUsageRow {
+  key_id: string;
+  operation: string;
+  used_at: number | string;
+  event_id: string;
+  request_id: string;
+}
+
+export function keyUsageValues(usage: KeyUsage) {
+  return {
+    keyId: usage.keyId,
+    operation: usage.operation,
+    usedAt: usage.timestamp.getTime(),
+    eventId: usage.eventId,
+    requestId: usage.requestId,
+  };
+}
+
+export function toKeyUsage(row: KeyUsageRow): KeyUsage {
+  return {
+    keyId: row.key_id,
+    operation: row.operation,
+    timestamp: new Date(Number(row.used_at)),
+    eventId: row.event_id,
+    requestId: row.request_id,
   };
 }

@@ -95,6 +95,15 @@ export interface Page<T> {
  * semantics: each method is atomic, listings are ordered by their sort key, and uniqueness
  * (key ids, alias names per account and region) is enforced by the database.
  */
+/** A key's last successful cryptographic use (GetKeyLastUsage). */
+export interface KeyUsage {
+  readonly keyId: string;
+  readonly operation: string;
+  readonly timestamp: Date;
+  readonly eventId: string;
+  readonly requestId: string;
+}
+
 export interface KeyStore {
   getMeta(name: string): Promise<string | undefined>;
   setMeta(name: string, value: string): Promise<void>;
@@ -113,6 +122,9 @@ export interface KeyStore {
   deleteKeyIfDue(keyId: string, now: Date): Promise<boolean>;
   keysDueForDeletion(now: Date): Promise<string[]>;
   getKeyMaterial(keyId: string, version: number): Promise<Buffer | undefined>;
+  /** Keeps each key's latest use; uses of keys that no longer exist are dropped. */
+  recordKeyUsage(usages: readonly KeyUsage[]): Promise<void>;
+  getKeyUsage(keyId: string): Promise<KeyUsage | undefined>;
   /**
    * Adds the next backing-key version and makes it current, in one transaction, unless another
    * rotation (on any node) got there first: returns whether this one was written.
@@ -174,4 +186,17 @@ export interface KeyStore {
   changeMarker?(): number;
 
   close(): Promise<void>;
+}
+
+/**
+ * What `trent check` reads besides the KeyStore methods, straight from the database (never
+ * through a cache): the engine's own checks, and every key, alias and grant of every account.
+ */
+export interface IntegrityScan {
+  /** The database's own consistency checks (pages, indexes, references); one line per problem. */
+  databaseProblems(): Promise<string[]>;
+  scanKeys(after: string | null, limit: number): Promise<Page<KmsKey>>;
+  /** Aliases of every account and region; the page cursor is opaque. */
+  scanAliases(after: string | null, limit: number): Promise<Page<Alias>>;
+  scanGrants(after: string | null, limit: number): Promise<Page<Grant>>;
 }

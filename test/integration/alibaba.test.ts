@@ -318,3 +318,36 @@ describe("authentication, authorization and hostile requests", () => {
     }
   });
 });
+
+describe("the audit trail", () => {
+  test("instance-API requests are recorded on the same trail, throttled ones too, with no secret in it", async () => {
+    const plaintext = randomBytes(40);
+    const encrypted = ok(await dkms.call("Encrypt", { KeyId: keyId, Plaintext: plaintext }));
+    const dataKey = ok(await dkms.call("GenerateDataKey", { KeyId: keyId, NumberOfBytes: 32 }));
+    const records = readFileSync(join(trent.dataDir, "audit", "audit.log"), "utf8")
+      .split("\n")
+      .filter((line) => line !== "")
+      .map((line) => JSON.parse(line));
+    const byRequest = new Map(records.map((record) => [record.requestID, record]));
+    const record = byRequest.get(encrypted.RequestId);
+    assert.ok(record, "the Encrypt is on record");
+    assert.equal(record.eventSource, "kms.aliyuncs.com");
+    assert.equal(record.eventName, "Encrypt");
+    assert.equal(record.additionalEventData.edge, "alibaba");
+    assert.match(record.userIdentity.accessKeyId, /^KAAP\./);
+    assert.equal(record.requestParameters.keyId, keyId);
+    assert.equal(record.requestParameters.plaintext, undefined);
+    assert.match(record.responseElements.ciphertextBlob, /^hmac-sha256:/);
+    assert.equal(byRequest.get(dataKey.RequestId)?.eventName, "GenerateDataKey");
+    assert.ok(
+      records.some((entry) => entry.errorCode === "Rejected.Throttling" && entry.userIdentity === null),
+      "a throttled request is on record",
+    );
+    const trail = readFileSync(join(trent.dataDir, "audit", "audit.log"));
+    for (const secret of [plaintext, dataKey.Plaintext as Buffer, encrypted.CiphertextBlob as Buffer]) {
+      for (const spelling of [secret, Buffer.from(secret.toString("base64")), Buffer.from(secret.toString("hex"))]) {
+        assert.equal(trail.indexOf(spelling), -1, "a secret is in the audit trail");
+      }
+    }
+  });
+});

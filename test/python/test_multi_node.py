@@ -106,10 +106,11 @@ def test_a_second_node_on_a_fresh_data_dir_joins_the_account_of_the_database(nod
     assert stat.S_IMODE(os.stat(b.credentials_file).st_mode) == 0o600
     # The store is in the database: neither node keeps one in its data directory, and B, given
     # its root key on the command line, did not write it to disk. Each node writes an Alibaba
-    # ClientKey for the admin: only its public key is in the database, so B issues its own.
+    # ClientKey for the admin: only its public key is in the database, so B issues its own. Each
+    # node writes its own audit chain.
     client_key_files = {"alibaba-client-key.json", "alibaba-client-key.password"}
-    assert set(os.listdir(a.data_dir)) == {"credentials", "root.key"} | client_key_files
-    assert set(os.listdir(b.data_dir)) == {"credentials"} | client_key_files
+    assert set(os.listdir(a.data_dir)) == {"audit", "credentials", "root.key"} | client_key_files
+    assert set(os.listdir(b.data_dir)) == {"audit", "credentials"} | client_key_files
     for data_dir in (a.data_dir, b.data_dir):
         assert stat.S_IMODE(os.stat(data_dir).st_mode) == 0o700
         for entry in os.listdir(data_dir):

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AttestationVerifier, AWS_NITRO_ROOT_G1_PEM, loadTrustRoots } from "../../src/attestation/nitro-attestation.js";
 import { DiscardingAuditSink } from "../../src/audit/audit-sink.js";
+import { KeyUsageTracker } from "../../src/audit/key-usage.js";
 import { BackingKeys } from "../../src/crypto/backing-keys.js";
 import { generateKeyPairDer } from "../../src/crypto/data-key-pair-spec.js";
 import type { KmsKey } from "../../src/domain/key.js";
@@ -41,6 +42,7 @@ export function openTestServices(options: {
     backingKeys: new BackingKeys(store, root),
     authorizer: options.authorizer?.(store) ?? new AccountBoundaryAuthorizer(),
     audit: new DiscardingAuditSink(),
+    keyUsage: new KeyUsageTracker(store, options.now),
     quotas: new UnlimitedQuotas(),
     metrics: new NoRequestMetrics(),
     keyPairs: { take: generateKeyPairDer },

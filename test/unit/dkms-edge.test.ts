@@ -8,7 +8,7 @@ import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { pino } from "pino";
 import protobuf from "protobufjs";
-import type { AuditEvent } from "../../src/audit/audit-sink.js";
+import type { AnsweredRequest } from "../../src/audit/audit-sink.js";
 import {
   AccessDeniedException,
   DisabledException,
@@ -119,7 +119,7 @@ function build(options: Build = {}): EdgeRequest {
 
 interface Harness {
   edge: DkmsEdge;
-  audit: AuditEvent[];
+  audit: AnsweredRequest[];
   calls: { api: string; context: OperationContext; input: Record<string, unknown> }[];
   logs: string[];
 }
@@ -156,12 +156,16 @@ function fakeOperations(calls: Harness["calls"], gate?: Promise<void>): Record<s
 }
 
 function harness(options: { maxConcurrentRequests?: number; region?: string; gate?: Promise<void> } = {}): Harness {
-  const audit: AuditEvent[] = [];
+  const audit: AnsweredRequest[] = [];
   const calls: Harness["calls"] = [];
   const logs: string[] = [];
   const services = {
     now: () => new Date(NOW),
-    audit: { record: async (event: AuditEvent) => void audit.push(event), close: async () => {} },
+    audit: {
+      record: async (event: AnsweredRequest) => void audit.push(event),
+      correlationHash: (value: Uint8Array | string) => `hash:${Buffer.from(value).length}`,
+      close: async () => {},
+    },
     quotas: { admit: () => {} },
     metrics: { answered: () => {} },
   } as unknown as Services;
@@ -233,12 +237,17 @@ describe("DkmsEdge", () => {
     assert.equal((call.input.Aad as Uint8Array).length, 0);
 
     assert.equal(audit.length, 1);
-    assert.equal(audit[0]?.eventName, "Encrypt");
+    assert.equal(audit[0]?.edge, "alibaba");
+    assert.equal(audit[0]?.operation, "Encrypt");
     assert.equal(audit[0]?.requestId, decoded.RequestId);
-    assert.equal(audit[0]?.principalArn, IDENTITY.principalArn);
-    assert.equal(audit[0]?.accessKeyId, KEY_ID);
-    assert.equal(audit[0]?.awsRegion, "eu-central-1");
-    assert.equal(audit[0]?.errorCode, null);
+    assert.equal(audit[0]?.caller?.principalArn, IDENTITY.principalArn);
+    assert.equal(audit[0]?.caller?.accessKeyId, KEY_ID);
+    assert.equal(audit[0]?.caller?.region, "eu-central-1");
+    assert.equal(audit[0]?.error, null);
+    // The record names the key and algorithm, never the plaintext; the ciphertext only as a hash.
+    assert.deepEqual(audit[0]?.requestParameters, { keyId: "key-123", algorithm: "", paddingMode: "" });
+    assert.equal(audit[0]?.responseElements?.ciphertextBlob, "hash:5");
+    assert.equal(JSON.stringify(audit[0]).includes("aGVsbG8"), false);
   });
 
   test("the region defaults to us-east-1; header names arrive in any case; an empty body is a request", async () => {
@@ -307,7 +316,7 @@ describe("DkmsEdge", () => {
       );
     }
     assert.equal(calls.length, 0);
-    assert.ok(audit.every((event) => event.errorCode !== null && event.principalArn === null));
+    assert.ok(audit.every((event) => event.error !== null && event.caller === null));
   });
 
   test("a body that does not match content-sha256 gets the message the Java SDK retries on", async () => {
@@ -397,10 +406,10 @@ describe("DkmsEdge", () => {
     }
     assert.ok(logs.every((line) => !line.includes("aGVsbG8")));
     assert.deepEqual(
-      audit.map((event) => event.errorCode),
+      audit.map((event) => event.error?.code ?? null),
       [...cases.map(([, , code]) => code), "InternalFailure", "InternalFailure"],
     );
-    assert.ok(audit.every((event) => event.principalArn === IDENTITY.principalArn));
+    assert.ok(audit.every((event) => event.caller?.principalArn === IDENTITY.principalArn));
   });
 
   test("truncated or garbage protobuf bodies are InvalidParam, never a 5xx", async () => {

@@ -362,6 +362,7 @@ for (const database of sharedDatabases) {
         backingKeys: new BackingKeys(store, root),
         authorizer: new AccountBoundaryAuthorizer(),
         audit: new DiscardingAuditSink(),
+        keyUsage: fixture.services.keyUsage,
         quotas: fixture.services.quotas,
         metrics: fixture.services.metrics,
         keyPairs: { take: generateKeyPairDer },

@@ -1,9 +1,8 @@
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import protobuf from "protobufjs";
-import { auditEventOf } from "../../audit/audit-sink.js";
 import type { ClientKeyIdentity } from "../../auth/client-keys.js";
-import { KmsError } from "../../domain/errors.js";
+import { KMSInternalException, KmsError } from "../../domain/errors.js";
 import type { Caller } from "../../domain/principal.js";
 import { ALIBABA_OPERATIONS, type AlibabaOperation } from "../../ops/alibaba/index.js";
 import type { OperationContext, Services } from "../../ops/context.js";
@@ -11,6 +10,7 @@ import { StoreUnavailableError } from "../../store/store-errors.js";
 import type { EdgeRequest } from "../aws/aws-json-edge.js";
 import { wipeBytes } from "../aws/shapes.js";
 import apiProto from "./api-proto.json" with { type: "json" };
+import { alibabaAuditView } from "./audit-parameters.js";
 import { contentSha256, SIGNATURE_METHOD, stringToSign, verifyAuthorization } from "./signature.js";
 
 /** The API version every dkms-gcs SDK sends in `x-kms-apiversion`. */
@@ -89,8 +89,8 @@ const DECODE_OPTIONS: protobuf.IConversionOptions = { defaults: true, longs: Num
  * The Alibaba Cloud KMS instance API edge (dkms-gcs-0.2): checks the SDK's headers, RSA
  * signature, date and body hash, decodes the `<ApiName>Request` protobuf, runs the operation as
  * the client key's principal and answers with `<ApiName>Response`, or with the protobuf `Error`
- * the SDKs parse on any 4xx/5xx. Every request admitted under the concurrency limit passes the
- * audit hook; one refused by the limit is answered at once, unrecorded, like an oversized body.
+ * the SDKs parse on any 4xx/5xx. Every request passes the audit hook, including one refused by
+ * the concurrency limit (recorded without checking its signature).
  */
 export class DkmsEdge {
   private inFlight = 0;
@@ -114,7 +114,16 @@ export class DkmsEdge {
     const started = performance.now();
     let response: DkmsResponse;
     if (this.inFlight >= this.options.maxConcurrentRequests) {
-      response = dkmsErrorResponse(new DkmsError(429, "Rejected.Throttling", "QPS Limit Exceeded"), requestId);
+      const throttled = new DkmsError(429, "Rejected.Throttling", "QPS Limit Exceeded");
+      response = dkmsErrorResponse(throttled, requestId);
+      // Recorded unauthenticated: checking the signature is the work the limit saves.
+      const apiName = request.headers.get("x-kms-apiname")?.[0] ?? null;
+      const outcome = { resources: [], requestParameters: null, responseElements: null, error: throttled };
+      try {
+        await this.recordAnswer(request, requestId, apiName, null, outcome);
+      } catch (auditFailure) {
+        response = dkmsErrorResponse(this.toDkmsError(auditFailure, requestId, apiName), requestId);
+      }
     } else {
       this.inFlight++;
       try {
@@ -142,8 +151,11 @@ export class DkmsEdge {
     const resources: string[] = [];
     let apiName: string | null = null;
     let caller: Caller | null = null;
+    let requestParameters: Record<string, unknown> | null = null;
+    let responseElements: Record<string, unknown> | null = null;
     let body: Buffer;
     let error: DkmsError | null = null;
+    const hash = (value: Uint8Array | string) => this.services.audit.correlationHash(value);
     try {
       if (request.body.length > MAX_BODY_BYTES) throw tooLargeError(MAX_BODY_BYTES);
       const headers = this.kmsHeaders(request);
@@ -154,12 +166,14 @@ export class DkmsEdge {
       if (operation === undefined) {
         throw new DkmsError(400, "Rejected.UnsupportedOperation", `Unsupported operation: ${apiName}.`);
       }
+      this.services.quotas.admit(caller, apiName);
       const input = decodeRequest(messages.request, request.body);
+      requestParameters = alibabaAuditView(input, hash);
       const context: OperationContext = { caller, services: this.services, resources, grantTokens: [] };
       try {
-        this.services.quotas.admit(caller, apiName);
         const output = await operation(context, input);
         body = this.encodeResponse(messages.response, output, requestId);
+        if (!apiName.startsWith("Get")) responseElements = alibabaAuditView(output, hash);
         wipeBytes(output);
       } finally {
         wipeBytes(input);
@@ -170,17 +184,12 @@ export class DkmsEdge {
       body = encodeError(error, requestId);
     }
     try {
-      await this.services.audit.record(
-        auditEventOf({
-          requestId,
-          operation: apiName,
-          caller,
-          remoteAddress: request.remoteAddress,
-          userAgent: request.headers.get("user-agent")?.[0] ?? null,
-          resources,
-          error,
-        }),
-      );
+      await this.recordAnswer(request, requestId, apiName, caller, {
+        resources,
+        requestParameters,
+        responseElements,
+        error,
+      });
     } catch (auditFailure) {
       // A request that cannot be recorded is not answered with its result.
       error = this.toDkmsError(auditFailure, requestId, apiName);
@@ -192,6 +201,32 @@ export class DkmsEdge {
       body,
       ...(error === null ? {} : { errorCode: error.code }),
     };
+  }
+
+  private recordAnswer(
+    request: EdgeRequest,
+    requestId: string,
+    apiName: string | null,
+    caller: Caller | null,
+    outcome: {
+      resources: readonly string[];
+      requestParameters: Record<string, unknown> | null;
+      responseElements: Record<string, unknown> | null;
+      error: DkmsError | null;
+    },
+  ): Promise<void> {
+    return this.services.audit.record({
+      edge: "alibaba",
+      requestId,
+      operation: apiName,
+      caller,
+      remoteAddress: request.remoteAddress,
+      userAgent: request.headers.get("user-agent")?.[0] ?? null,
+      resources: outcome.resources,
+      requestParameters: outcome.requestParameters,
+      responseElements: outcome.responseElements,
+      error: outcome.error === null ? null : { code: outcome.error.code, message: outcome.error.message },
+    });
   }
 
   /** The single-valued headers the signature and the checks read, by lower-case name. */
@@ -273,6 +308,8 @@ export class DkmsEdge {
     if (thrown instanceof KmsError && thrown.status === 503) {
       return new DkmsError(503, "ServiceUnavailableTemporary", thrown.message);
     }
+    // Already explained and logged where it was thrown (e.g. an audit record that could not be written).
+    if (thrown instanceof KMSInternalException) return new DkmsError(500, "InternalFailure", thrown.message);
     this.logger.error({ err: thrown, requestId, operation: apiName }, "request failed unexpectedly");
     return new DkmsError(500, "InternalFailure", `Internal Failure. Request ID: ${requestId}`);
   }

@@ -1,6 +1,5 @@
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
-import { auditEventOf } from "../../audit/audit-sink.js";
 import type { AccessKeys, CallerIdentity } from "../../auth/access-keys.js";
 import {
   DependencyTimeoutException,
@@ -14,7 +13,8 @@ import type { Caller } from "../../domain/principal.js";
 import type { OperationContext, Services } from "../../ops/context.js";
 import { KMS_OPERATIONS } from "../../ops/index.js";
 import { StoreUnavailableError } from "../../store/store-errors.js";
-import { decodeInput, OPERATIONS, TARGET_PREFIX, toWire, wipeBytes } from "./shapes.js";
+import { auditView } from "./audit-parameters.js";
+import { decodeInput, OPERATIONS, type OperationModel, TARGET_PREFIX, toWire, wipeBytes } from "./shapes.js";
 import { type IncomingSignedRequest, verifySigV4 } from "./sigv4.js";
 
 export interface EdgeRequest extends IncomingSignedRequest {
@@ -27,6 +27,9 @@ export interface EdgeResponse {
   readonly headers: Record<string, string>;
   readonly body: string;
 }
+
+/** Reads whose answers the audit record does not repeat, as CloudTrail leaves them out. */
+const READS_NOT_REPEATED = /^(List|Describe|Get)/;
 
 const JSON_CONTENT_TYPES = new Set(["application/x-amz-json-1.1", "application/x-amz-json-1.0", "application/json"]);
 
@@ -46,9 +49,10 @@ export class AwsJsonEdge {
     const requestId = randomUUID();
     const started = performance.now();
     const resources: string[] = [];
-    let operationName: string | null = null;
+    const named = this.namedOperation(request);
     let caller: Caller | null = null;
-    let status = 200;
+    let requestParameters: Record<string, unknown> | null = null;
+    let responseElements: Record<string, unknown> | null = null;
     let payload: unknown;
     let error: KmsError | null = null;
     try {
@@ -68,48 +72,55 @@ export class AwsJsonEdge {
         sourceIp: request.remoteAddress,
         secureTransport: request.secure,
       };
-      operationName = this.operationName(request);
+      const operationName = this.operationName(request, named);
+      // Before the body is parsed: a throttled request should cost as little as possible.
+      this.services.quotas.admit(caller, operationName);
       requireJsonContentType(request);
-      const input = decodeInput((OPERATIONS[operationName] as { input: string | null }).input, parseBody(request.body));
+      const model = OPERATIONS[operationName] as OperationModel;
+      const input = decodeInput(model.input, parseBody(request.body));
+      const audit = this.services.audit;
+      requestParameters = auditView(model.input, input, (value) => audit.correlationHash(value));
       const operation = KMS_OPERATIONS[operationName];
       if (!operation) throw new UnsupportedOperationException(`Trent does not implement ${operationName} yet.`);
       const grantTokens = (input.GrantTokens as string[] | undefined) ?? [];
       const context: OperationContext = { caller, services: this.services, resources, grantTokens };
       try {
-        this.services.quotas.admit(caller, operationName);
         const output = await operation(context, input as never);
         payload = toWire(output);
+        if (!READS_NOT_REPEATED.test(operationName)) {
+          responseElements = auditView(model.output, output, (value) => audit.correlationHash(value));
+        }
         wipeBytes(output);
       } finally {
         wipeBytes(input);
       }
     } catch (thrown) {
-      error = thrown instanceof KmsError ? thrown : this.internalError(thrown, requestId, operationName);
-      status = error.status;
+      error = thrown instanceof KmsError ? thrown : this.internalError(thrown, requestId, named);
       payload = { __type: error.code, message: error.message };
     }
     try {
-      await this.services.audit.record(
-        auditEventOf({
-          requestId,
-          operation: operationName,
-          caller,
-          remoteAddress: request.remoteAddress,
-          userAgent: request.headers.get("user-agent")?.[0] ?? null,
-          resources,
-          error,
-        }),
-      );
+      await this.services.audit.record({
+        edge: "aws",
+        requestId,
+        operation: named,
+        caller,
+        remoteAddress: request.remoteAddress,
+        userAgent: request.headers.get("user-agent")?.[0] ?? null,
+        resources,
+        requestParameters,
+        responseElements,
+        error: error === null ? null : { code: error.code, message: error.message },
+      });
     } catch (auditFailure) {
       // A request that cannot be recorded is not answered with its result.
-      const failure = this.internalError(auditFailure, requestId, operationName);
-      status = failure.status;
-      payload = { __type: failure.code, message: failure.message };
+      error = auditFailure instanceof KmsError ? auditFailure : this.internalError(auditFailure, requestId, named);
+      payload = { __type: error.code, message: error.message };
     }
+    const status = error?.status ?? 200;
     this.services.metrics.answered({
       edge: "aws",
-      operation: operationName,
-      errorCode: status === 200 ? null : ((payload as { __type: string }).__type ?? null),
+      operation: named,
+      errorCode: error?.code ?? null,
       status,
       seconds: (performance.now() - started) / 1000,
     });
@@ -120,20 +131,26 @@ export class AwsJsonEdge {
     };
   }
 
-  private operationName(request: EdgeRequest): string {
+  /** The operation X-Amz-Target names, if it is one of KMS's; read before authentication, for the record. */
+  private namedOperation(request: EdgeRequest): string | null {
     const targets = request.headers.get("x-amz-target");
     const target = targets?.length === 1 ? (targets[0] as string) : "";
     const dot = target.indexOf(".");
-    const prefix = target.slice(0, dot);
     const name = target.slice(dot + 1);
-    if (dot < 0 || prefix !== TARGET_PREFIX || !Object.hasOwn(OPERATIONS, name)) {
+    return dot >= 0 && target.slice(0, dot) === TARGET_PREFIX && Object.hasOwn(OPERATIONS, name) ? name : null;
+  }
+
+  private operationName(request: EdgeRequest, named: string | null): string {
+    if (named === null) {
+      const targets = request.headers.get("x-amz-target");
+      const target = targets?.length === 1 ? (targets[0] as string) : "";
       throw new UnknownOperationException(
         target === ""
           ? "The request has no X-Amz-Target header naming a KMS operation."
           : `Unknown operation ${target}.`,
       );
     }
-    return name;
+    return named;
   }
 
   private internalError(thrown: unknown, requestId: string, operationName: string | null): KmsError {

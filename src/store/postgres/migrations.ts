@@ -113,6 +113,17 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   CREATE TRIGGER client_keys_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON client_keys
     FOR EACH STATEMENT EXECUTE FUNCTION trent_announce_change();
   `,
+  // GetKeyLastUsage: each key's last successful cryptographic use, fed by the audit trail. Not
+  // announced: nothing caches it.
+  `
+  CREATE TABLE key_usage (
+    key_id text COLLATE "C" PRIMARY KEY REFERENCES keys(key_id) ON DELETE CASCADE,
+    operation text NOT NULL,
+    used_at bigint NOT NULL,
+    event_id text NOT NULL,
+    request_id text NOT NULL
+  );
+  `,
 ];
 
 /** The advisory lock that serializes migrations: any number all nodes agree on (ASCII "trent"). */

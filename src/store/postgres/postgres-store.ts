@@ -1,6 +1,7 @@
 import type { KeyState } from "@aws-sdk/client-kms";
 import pg from "pg";
 import type { KeyMaterialVersion, KmsKey, RotationType, Tag } from "../../domain/key.js";
+import { BackupStoreError, type BackupTable, type CellValue, type RowInserter, type StoreSnapshot } from "../backup.js";
 import {
   type AccessKeyRow,
   type AliasRow,
@@ -10,7 +11,9 @@ import {
   KEY_COLUMNS,
   type KeyMaterialRow,
   type KeyRow,
+  type KeyUsageRow,
   keyRowValues,
+  keyUsageValues,
   page,
   toAccessKey,
   toAlias,
@@ -18,6 +21,7 @@ import {
   toGrant,
   toKey,
   toKeyMaterialVersion,
+  toKeyUsage,
 } from "../sql-rows.js";
 import type {
   AccessKey,
@@ -25,15 +29,17 @@ import type {
   ClientKeyRecord,
   Grant,
   IdentityPolicy,
+  IntegrityScan,
   KeyChanges,
   KeyRotation,
   KeyStore,
+  KeyUsage,
   Page,
   Principal,
 } from "../store.js";
 import { StoreUnavailableError } from "../store-errors.js";
 import { isConnectionFailure } from "./connection-failure.js";
-import { migrate } from "./migrations.js";
+import { migrate, POSTGRES_MIGRATIONS } from "./migrations.js";
 
 export interface PostgresStoreOptions {
   /** The most connections this node holds; default 10. */
@@ -44,6 +50,8 @@ export interface PostgresStoreOptions {
 
 const CONNECT_TIMEOUT_MS = 2_000;
 const STATEMENT_TIMEOUT_MS = 5_000;
+/** Rows per INSERT when restoring a backup: well under PostgreSQL's 65,535 parameters per statement. */
+const RESTORE_BATCH_ROWS = 500;
 
 const PUT_TAGS = `INSERT INTO tags (key_id, tag_key, tag_value) SELECT $1, * FROM unnest($2::text[], $3::text[])
   ON CONFLICT (key_id, tag_key) DO UPDATE SET tag_value = excluded.tag_value`;
@@ -64,7 +72,7 @@ function storeError(error: unknown): unknown {
  * store; when the database is unreachable or slow, methods fail fast with StoreUnavailableError,
  * and the pool reconnects by itself once it is back.
  */
-export class PostgresKeyStore implements KeyStore {
+export class PostgresKeyStore implements KeyStore, IntegrityScan {
   private generation = 0;
   private listener: pg.Client | null = null;
   private reconnect: NodeJS.Timeout | null = null;
@@ -133,6 +141,8 @@ export class PostgresKeyStore implements KeyStore {
       statement_timeout: statementTimeout,
       // The client-side backstop for a server that stops answering altogether.
       query_timeout: statementTimeout + 1_000,
+      // A node that dies mid-transaction without a TCP reset must not hold its row locks for hours.
+      idle_in_transaction_session_timeout: statementTimeout * 2,
       keepAlive: true,
     });
     // An idle connection dropped (server restart, network): the pool discards it, and the next
@@ -280,6 +290,32 @@ export class PostgresKeyStore implements KeyStore {
       [keyId, version],
     );
     return rows[0]?.wrapped;
+  }
+  async recordKeyUsage(usages: readonly KeyUsage[]): Promise<void> {
+    if (usages.length === 0) return;
+    const values = usages.map(keyUsageValues);
+    await this.query(
+      `INSERT INTO key_usage (key_id, operation, used_at, event_id, request_id)
+       SELECT u.key_id, u.operation, u.used_at, u.event_id, u.request_id
+       FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[])
+         AS u(key_id, operation, used_at, event_id, request_id)
+       WHERE EXISTS (SELECT 1 FROM keys WHERE keys.key_id = u.key_id)
+       ON CONFLICT (key_id) DO UPDATE SET operation = excluded.operation, used_at = excluded.used_at,
+         event_id = excluded.event_id, request_id = excluded.request_id
+       WHERE excluded.used_at >= key_usage.used_at`,
+      [
+        values.map((v) => v.keyId),
+        values.map((v) => v.operation),
+        values.map((v) => v.usedAt),
+        values.map((v) => v.eventId),
+        values.map((v) => v.requestId),
+      ],
+    );
+  }
+
+  async getKeyUsage(keyId: string): Promise<KeyUsage | undefined> {
+    const rows = await this.rows<KeyUsageRow>("SELECT * FROM key_usage WHERE key_id = $1", [keyId]);
+    return rows[0] && toKeyUsage(rows[0]);
   }
 
   async rotateKey(rotation: KeyRotation): Promise<boolean> {
@@ -556,6 +592,184 @@ export class PostgresKeyStore implements KeyStore {
 
   async deleteGrant(grantId: string): Promise<boolean> {
     return this.changed("DELETE FROM grants WHERE grant_id = $1", [grantId]);
+  }
+
+  /**
+   * PostgreSQL enforces references itself, so what can go wrong is what bypasses it: disabled
+   * triggers, indexes or constraints left invalid, damaged pages. Each is looked for here, and
+   * with the amcheck extension installed, every B-tree index is verified against its table.
+   */
+  async databaseProblems(): Promise<string[]> {
+    const problems: string[] = [];
+    const [schema] = await this.rows<{ version: number }>(
+      "SELECT coalesce(max(version), 0) AS version FROM schema_migrations",
+      [],
+    );
+    if (schema?.version !== POSTGRES_MIGRATIONS.length) {
+      problems.push(`the schema is at version ${schema?.version}, this Trent expects ${POSTGRES_MIGRATIONS.length}`);
+    }
+    const foreignKeys = await this.rows<{ child: string; parent: string; columns: string[]; parentColumns: string[] }>(
+      `SELECT c.conrelid::regclass::text AS child, c.confrelid::regclass::text AS parent,
+         ARRAY(SELECT a.attname::text FROM unnest(c.conkey) WITH ORDINALITY AS k(attnum, position)
+               JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.attnum ORDER BY k.position) AS columns,
+         ARRAY(SELECT a.attname::text FROM unnest(c.confkey) WITH ORDINALITY AS k(attnum, position)
+               JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.attnum ORDER BY k.position)
+           AS "parentColumns"
+       FROM pg_constraint c WHERE c.contype = 'f' AND c.connamespace = current_schema()::regnamespace
+       ORDER BY c.conname`,
+      [],
+    );
+    for (const key of foreignKeys) {
+      const column = (name: string) => pg.escapeIdentifier(name);
+      const present = key.columns.map((name) => `child.${column(name)} IS NOT NULL`).join(" AND ");
+      const matches = key.columns
+        .map((name, i) => `parent.${column(key.parentColumns[i] as string)} = child.${column(name)}`)
+        .join(" AND ");
+      const [orphans] = await this.rows<{ count: number }>(
+        `SELECT count(*)::int AS count FROM ${key.child} AS child WHERE ${present}
+         AND NOT EXISTS (SELECT 1 FROM ${key.parent} AS parent WHERE ${matches})`,
+        [],
+      );
+      if (orphans !== undefined && orphans.count > 0) {
+        problems.push(`${orphans.count} rows of ${key.child} refer to missing rows of ${key.parent}`);
+      }
+    }
+    const broken = await this.rows<{ problem: string }>(
+      `SELECT 'index ' || i.indexrelid::regclass::text || ' is not valid' AS problem
+       FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+       WHERE c.relnamespace = current_schema()::regnamespace AND NOT (i.indisvalid AND i.indisready)
+       UNION ALL
+       SELECT 'constraint ' || conname || ' on ' || conrelid::regclass::text || ' is not validated'
+       FROM pg_constraint WHERE connamespace = current_schema()::regnamespace AND NOT convalidated
+       UNION ALL
+       SELECT 'trigger ' || t.tgname || ' on ' || t.tgrelid::regclass::text || ' is disabled'
+       FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+       WHERE c.relnamespace = current_schema()::regnamespace AND t.tgenabled = 'D'
+       UNION ALL
+       SELECT checksum_failures || ' data page checksum failures in this database'
+       FROM pg_stat_database WHERE datname = current_database() AND checksum_failures > 0`,
+      [],
+    );
+    problems.push(...broken.map((row) => row.problem));
+    const [amcheck] = await this.rows<{ schema: string }>(
+      "SELECT extnamespace::regnamespace::text AS schema FROM pg_extension WHERE extname = 'amcheck'",
+      [],
+    );
+    if (amcheck !== undefined) {
+      const indexes = await this.rows<{ index: string }>(
+        `SELECT c.oid::regclass::text AS index FROM pg_class c JOIN pg_am am ON am.oid = c.relam
+         WHERE c.relkind = 'i' AND am.amname = 'btree' AND c.relnamespace = current_schema()::regnamespace`,
+        [],
+      );
+      for (const { index } of indexes) {
+        try {
+          await this.query(`SELECT ${amcheck.schema}.bt_index_check($1::regclass, true)`, [index]);
+        } catch (error) {
+          if (error instanceof StoreUnavailableError) throw error;
+          problems.push(`amcheck: index ${index}: ${(error as Error).message}`);
+        }
+      }
+    }
+    return problems;
+  }
+
+  async scanKeys(after: string | null, limit: number): Promise<Page<KmsKey>> {
+    const rows = await this.rows<KeyRow>("SELECT * FROM keys WHERE key_id > $1 ORDER BY key_id LIMIT $2", [
+      after ?? "",
+      limit + 1,
+    ]);
+    return page(rows.map(toKey), limit, (key) => key.keyId);
+  }
+
+  async scanAliases(after: string | null, limit: number): Promise<Page<Alias>> {
+    const [account, region, name] = after === null ? ["", "", ""] : (JSON.parse(after) as [string, string, string]);
+    const rows = await this.rows<AliasRow>(
+      `SELECT * FROM aliases WHERE (account_id, region, alias_name) > ($1, $2, $3)
+       ORDER BY account_id, region, alias_name LIMIT $4`,
+      [account, region, name, limit + 1],
+    );
+    return page(rows.map(toAlias), limit, (alias) => JSON.stringify([alias.accountId, alias.region, alias.aliasName]));
+  }
+
+  async scanGrants(after: string | null, limit: number): Promise<Page<Grant>> {
+    const rows = await this.rows<GrantRow>("SELECT * FROM grants WHERE grant_id > $1 ORDER BY grant_id LIMIT $2", [
+      after ?? "",
+      limit + 1,
+    ]);
+    return page(rows.map(toGrant), limit, (grant) => grant.grantId);
+  }
+
+  /** BackupSource: one REPEATABLE READ READ ONLY transaction, so writers on any node carry on meanwhile. */
+  async readSnapshot<T>(read: (snapshot: StoreSnapshot) => Promise<T>): Promise<T> {
+    return this.transaction(async (client) => {
+      await client.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY");
+      // The transaction's first query, this one, takes the snapshot every later query sees.
+      const { rows } = await client.query<{ version: number }>(
+        "SELECT coalesce(max(version), 0)::integer AS version FROM schema_migrations",
+      );
+      return read({
+        schema: { store: "postgres", version: rows[0]?.version ?? 0 },
+        tables: async () => {
+          const { rows: columns } = await client.query<{ table_name: string; column_name: string }>(
+            `SELECT table_name, column_name FROM information_schema.columns
+             WHERE table_schema = current_schema() AND table_name <> 'schema_migrations'
+             ORDER BY table_name, ordinal_position`,
+          );
+          const tables = new Map<string, string[]>();
+          for (const { table_name, column_name } of columns) {
+            tables.set(table_name, [...(tables.get(table_name) ?? []), column_name]);
+          }
+          return tables;
+        },
+        rows: async function* (table: BackupTable) {
+          const columns = table.columns.map((column) => column.name).join(", ");
+          await client.query(
+            `DECLARE backup_rows NO SCROLL CURSOR FOR
+             SELECT ${columns} FROM ${table.name} ORDER BY ${table.primaryKey.join(", ")}`,
+          );
+          for (;;) {
+            const batch = await client.query<CellValue[]>({ text: "FETCH 1000 FROM backup_rows", rowMode: "array" });
+            if (batch.rows.length === 0) break;
+            yield* batch.rows;
+          }
+          await client.query("CLOSE backup_rows");
+        },
+      });
+    });
+  }
+
+  /** RestoreTarget: one transaction, inserting up to RESTORE_BATCH_ROWS rows per statement. */
+  async restoreRows(tables: readonly BackupTable[], write: (insert: RowInserter) => Promise<void>): Promise<void> {
+    await this.transaction(async (client) => {
+      for (const table of tables) {
+        const { rows } = await client.query<{ found: boolean }>(`SELECT EXISTS (SELECT 1 FROM ${table.name}) AS found`);
+        if (rows[0]?.found) {
+          throw new BackupStoreError(
+            `the database already holds data (in ${table.name}): restore only into an empty one`,
+          );
+        }
+      }
+      let batch: { into: string; width: number; values: CellValue[] } | undefined;
+      const flush = async () => {
+        if (batch === undefined) return;
+        const { into, width, values } = batch;
+        batch = undefined;
+        const tuples = Array.from(
+          { length: values.length / width },
+          (_, row) => `(${Array.from({ length: width }, (_, column) => `$${row * width + column + 1}`).join(", ")})`,
+        );
+        await client.query(`${into} VALUES ${tuples.join(", ")}`, values);
+      };
+      await write(async (table, columns, row) => {
+        const into = `INSERT INTO ${table} (${columns.join(", ")})`;
+        if (batch !== undefined && (batch.into !== into || batch.values.length >= RESTORE_BATCH_ROWS * batch.width)) {
+          await flush();
+        }
+        batch ??= { into, width: columns.length, values: [] };
+        batch.values.push(...row);
+      });
+      await flush();
+    });
   }
 
   async close(): Promise<void> {

@@ -93,4 +93,14 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   ) STRICT;
   CREATE INDEX client_keys_by_principal ON client_keys(principal_arn, key_id);
   `,
+  // GetKeyLastUsage: each key's last successful cryptographic use, fed by the audit trail.
+  `
+  CREATE TABLE key_usage (
+    key_id TEXT PRIMARY KEY REFERENCES keys(key_id) ON DELETE CASCADE,
+    operation TEXT NOT NULL,
+    used_at INTEGER NOT NULL,
+    event_id TEXT NOT NULL,
+    request_id TEXT NOT NULL
+  ) STRICT;
+  `,
 ];

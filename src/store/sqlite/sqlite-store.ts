@@ -3,6 +3,7 @@ import { dirname } from "node:path";
 import type { KeyState } from "@aws-sdk/client-kms";
 import Database from "better-sqlite3";
 import type { KeyMaterialVersion, KmsKey, RotationType, Tag } from "../../domain/key.js";
+import { BackupStoreError, type BackupTable, type CellValue, type RowInserter, type StoreSnapshot } from "../backup.js";
 import {
   type AccessKeyRow,
   type AliasRow,
@@ -12,7 +13,9 @@ import {
   KEY_COLUMNS,
   type KeyMaterialRow,
   type KeyRow,
+  type KeyUsageRow,
   keyRowValues,
+  keyUsageValues,
   page,
   toAccessKey,
   toAlias,
@@ -20,6 +23,7 @@ import {
   toGrant,
   toKey,
   toKeyMaterialVersion,
+  toKeyUsage,
 } from "../sql-rows.js";
 import type {
   AccessKey,
@@ -27,16 +31,18 @@ import type {
   ClientKeyRecord,
   Grant,
   IdentityPolicy,
+  IntegrityScan,
   KeyChanges,
   KeyRotation,
   KeyStore,
+  KeyUsage,
   Page,
   Principal,
 } from "../store.js";
 import { SQLITE_MIGRATIONS } from "./migrations.js";
 
 /** The embedded default store: one SQLite file in WAL mode with fully synchronous commits. */
-export class SqliteKeyStore implements KeyStore {
+export class SqliteKeyStore implements KeyStore, IntegrityScan {
   private readonly db: Database.Database;
   private readonly statements;
   private readonly keyUpdates = new Map<string, Database.Statement>();
@@ -93,6 +99,14 @@ export class SqliteKeyStore implements KeyStore {
       dueForDeletion: db.prepare<[number], { key_id: string }>(
         "SELECT key_id FROM keys WHERE deletion_date IS NOT NULL AND deletion_date <= ? AND key_state = 'PendingDeletion'",
       ),
+      recordKeyUsage: db.prepare(
+        `INSERT INTO key_usage (key_id, operation, used_at, event_id, request_id)
+         SELECT :keyId, :operation, :usedAt, :eventId, :requestId WHERE EXISTS (SELECT 1 FROM keys WHERE key_id = :keyId)
+         ON CONFLICT (key_id) DO UPDATE SET operation = excluded.operation, used_at = excluded.used_at,
+           event_id = excluded.event_id, request_id = excluded.request_id
+         WHERE excluded.used_at >= key_usage.used_at`,
+      ),
+      getKeyUsage: db.prepare<[string], KeyUsageRow>("SELECT * FROM key_usage WHERE key_id = ?"),
       getMaterial: db.prepare<[string, number], { wrapped: Buffer }>(
         "SELECT wrapped FROM key_material WHERE key_id = ? AND version = ?",
       ),
@@ -251,6 +265,17 @@ export class SqliteKeyStore implements KeyStore {
 
   async getKeyMaterial(keyId: string, version: number): Promise<Buffer | undefined> {
     return this.statements.getMaterial.get(keyId, version)?.wrapped;
+  }
+
+  async recordKeyUsage(usages: readonly KeyUsage[]): Promise<void> {
+    this.db.transaction(() => {
+      for (const usage of usages) this.statements.recordKeyUsage.run(keyUsageValues(usage));
+    })();
+  }
+
+  async getKeyUsage(keyId: string): Promise<KeyUsage | undefined> {
+    const row = this.statements.getKeyUsage.get(keyId);
+    return row && toKeyUsage(row);
   }
 
   async rotateKey(rotation: KeyRotation): Promise<boolean> {
@@ -460,6 +485,116 @@ export class SqliteKeyStore implements KeyStore {
 
   async deleteGrant(grantId: string): Promise<boolean> {
     return this.statements.deleteGrant.run(grantId).changes === 1;
+  }
+
+  async databaseProblems(): Promise<string[]> {
+    const problems: string[] = [];
+    try {
+      for (const row of this.db.pragma("integrity_check") as { integrity_check: string }[]) {
+        if (row.integrity_check !== "ok") problems.push(`SQLite integrity_check: ${row.integrity_check}`);
+      }
+    } catch (error) {
+      // Damage bad enough that the check cannot walk the file is the check's answer too.
+      problems.push(`SQLite integrity_check: ${(error as Error).message}`);
+    }
+    const orphans = this.db.pragma("foreign_key_check") as { table: string; rowid: number | null; parent: string }[];
+    for (const row of orphans) {
+      problems.push(
+        `SQLite foreign_key_check: row ${row.rowid} of ${row.table} refers to a missing row of ${row.parent}`,
+      );
+    }
+    const version = this.db.pragma("user_version", { simple: true }) as number;
+    if (version !== SQLITE_MIGRATIONS.length) {
+      problems.push(`the schema is at version ${version}, this Trent expects ${SQLITE_MIGRATIONS.length}`);
+    }
+    return problems;
+  }
+
+  async scanKeys(after: string | null, limit: number): Promise<Page<KmsKey>> {
+    const rows = this.db
+      .prepare<[string, number], KeyRow>("SELECT * FROM keys WHERE key_id > ? ORDER BY key_id LIMIT ?")
+      .all(after ?? "", limit + 1);
+    return page(rows.map(toKey), limit, (key) => key.keyId);
+  }
+
+  async scanAliases(after: string | null, limit: number): Promise<Page<Alias>> {
+    const [account, region, name] = after === null ? ["", "", ""] : (JSON.parse(after) as [string, string, string]);
+    const rows = this.db
+      .prepare<[string, string, string, number], AliasRow>(
+        `SELECT * FROM aliases WHERE (account_id, region, alias_name) > (?, ?, ?)
+         ORDER BY account_id, region, alias_name LIMIT ?`,
+      )
+      .all(account, region, name, limit + 1);
+    return page(rows.map(toAlias), limit, (alias) => JSON.stringify([alias.accountId, alias.region, alias.aliasName]));
+  }
+
+  async scanGrants(after: string | null, limit: number): Promise<Page<Grant>> {
+    const rows = this.db
+      .prepare<[string, number], GrantRow>("SELECT * FROM grants WHERE grant_id > ? ORDER BY grant_id LIMIT ?")
+      .all(after ?? "", limit + 1);
+    return page(rows.map(toGrant), limit, (grant) => grant.grantId);
+  }
+
+  /** BackupSource: on a read-only connection of its own, so this one's writers carry on meanwhile (WAL). */
+  async readSnapshot<T>(read: (snapshot: StoreSnapshot) => Promise<T>): Promise<T> {
+    const reader = new Database(this.db.name, { readonly: true, fileMustExist: true });
+    try {
+      reader.pragma("busy_timeout = 5000");
+      reader.exec("BEGIN");
+      // The transaction's first read, this one, fixes the snapshot every later read sees.
+      const version = reader.pragma("user_version", { simple: true }) as number;
+      const result = await read({
+        schema: { store: "sqlite", version },
+        tables: async () => {
+          const columns = reader
+            .prepare<[], { table_name: string; column_name: string }>(
+              `SELECT m.name AS table_name, c.name AS column_name FROM sqlite_schema AS m, pragma_table_info(m.name) AS c
+               WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY m.name, c.cid`,
+            )
+            .all();
+          const tables = new Map<string, string[]>();
+          for (const { table_name, column_name } of columns) {
+            tables.set(table_name, [...(tables.get(table_name) ?? []), column_name]);
+          }
+          return tables;
+        },
+        rows: async function* (table: BackupTable) {
+          const columns = table.columns.map((column) => column.name).join(", ");
+          const select = `SELECT ${columns} FROM ${table.name} ORDER BY ${table.primaryKey.join(", ")}`;
+          yield* reader.prepare(select).raw().iterate() as IterableIterator<CellValue[]>;
+        },
+      });
+      reader.exec("COMMIT");
+      return result;
+    } finally {
+      reader.close();
+    }
+  }
+
+  /** RestoreTarget, for `trent restore`: nothing else may use this store until it resolves. */
+  async restoreRows(tables: readonly BackupTable[], write: (insert: RowInserter) => Promise<void>): Promise<void> {
+    this.db.exec("BEGIN IMMEDIATE");
+    try {
+      for (const table of tables) {
+        if (this.db.prepare(`SELECT EXISTS (SELECT 1 FROM ${table.name})`).pluck().get()) {
+          throw new BackupStoreError(`the store already holds data (in ${table.name}): restore only into an empty one`);
+        }
+      }
+      const inserts = new Map<string, Database.Statement>();
+      await write(async (table, columns, row) => {
+        const sql = `INSERT INTO ${table} (${columns.join(", ")}) VALUES (${columns.map(() => "?").join(", ")})`;
+        let insert = inserts.get(sql);
+        if (insert === undefined) {
+          insert = this.db.prepare(sql);
+          inserts.set(sql, insert);
+        }
+        insert.run(...row);
+      });
+      this.db.exec("COMMIT");
+    } catch (error) {
+      if (this.db.inTransaction) this.db.exec("ROLLBACK");
+      throw error;
+    }
   }
 
   changeMarker(): number {

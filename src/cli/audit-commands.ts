@@ -1,0 +1,85 @@
+import { createReadStream, existsSync, readdirSync, statSync } from "node:fs";
+import { basename, join } from "node:path";
+import { createInterface } from "node:readline";
+import type { Command, Option } from "commander";
+import { ChainVerifier } from "../audit/audit-chain.js";
+import { AUDIT_SEAL_PURPOSE } from "../audit/audit-keys.js";
+import { KeyFileRoot } from "../root/key-file-root.js";
+
+/** `audit.log`, `audit.000000001234.log`, `audit-worker-2.log`: the chain a file belongs to, and its place in it. */
+const CHAIN_FILE = /^(.+?)(?:\.(\d{12}))?\.log$/;
+
+/** A chain's files in chain order: the rotated ones by the sequence they end at, then the current one. */
+function chainsIn(dir: string): Map<string, string[]> {
+  const chains = new Map<string, { file: string; order: number }[]>();
+  for (const name of readdirSync(dir).sort()) {
+    const match = CHAIN_FILE.exec(name);
+    if (!match) continue;
+    const files = chains.get(match[1] as string) ?? [];
+    files.push({ file: join(dir, name), order: match[2] === undefined ? Number.POSITIVE_INFINITY : Number(match[2]) });
+    chains.set(match[1] as string, files);
+  }
+  return new Map(
+    [...chains].map(([chain, files]) => [chain, files.sort((a, b) => a.order - b.order).map((entry) => entry.file)]),
+  );
+}
+
+function openRoot(dataDir: string, rootKey: string | undefined): KeyFileRoot {
+  if (rootKey !== undefined) return KeyFileRoot.fromBase64(rootKey);
+  const file = join(dataDir, "root.key");
+  if (!existsSync(file)) throw new Error(`there is no root key: ${file} does not exist (or give --root-key)`);
+  return KeyFileRoot.openOrCreate(file).root;
+}
+
+async function verifyFiles(files: readonly string[], sealKey: Buffer): Promise<boolean> {
+  const verifier = new ChainVerifier(sealKey);
+  for (const file of files) {
+    let lineNumber = 0;
+    const lines = createInterface({ input: createReadStream(file), crlfDelay: Number.POSITIVE_INFINITY });
+    for await (const line of lines) {
+      lineNumber++;
+      if (!verifier.push(file, lineNumber, line)) {
+        lines.close();
+        break;
+      }
+    }
+  }
+  const report = verifier.report();
+  const name = files.length === 1 ? (files[0] as string) : `${files[0]} .. ${basename(files.at(-1) as string)}`;
+  if (report.problem !== null) {
+    const { file, line, kind, message } = report.problem;
+    process.stdout.write(`${name}: FAILED (${kind}) at ${file} line ${line}: ${message}\n`);
+    return false;
+  }
+  const tail = report.unsealed === 0 ? "all sealed" : `${report.unsealed} after the last seal, not yet sealed`;
+  process.stdout.write(`${name}: OK: ${report.records} records, ${report.seals} seals, ${tail}\n`);
+  return true;
+}
+
+/** `trent audit verify`: checks audit chains against the root of trust that sealed them. */
+export function addAuditCommands(program: Command, rootOptions: readonly Option[]): void {
+  const audit = program.command("audit").description("inspect the audit trail");
+  const verify = audit
+    .command("verify")
+    .description(
+      "check audit chain files (in chain order) for altered, missing or reordered records and forged seals; " +
+        "with no files, every chain under <data>/audit",
+    )
+    .argument("[files...]", "the files of one chain, oldest first");
+  for (const option of rootOptions) verify.addOption(option);
+  verify.action(async (files: string[], flags: { data: string; rootKey?: string }) => {
+    const root = openRoot(flags.data, flags.rootKey);
+    const sealKey = await root.deriveKey(AUDIT_SEAL_PURPOSE);
+    const chains =
+      files.length > 0
+        ? [files]
+        : [...chainsIn(join(flags.data, "audit")).values()].filter((chain) => chain.length > 0);
+    if (chains.length === 0) throw new Error(`there are no audit files under ${join(flags.data, "audit")}`);
+    for (const file of chains.flat()) {
+      if (!statSync(file).isFile()) throw new Error(`${file} is not a file`);
+    }
+    let ok = true;
+    for (const chain of chains) ok = (await verifyFiles(chain, sealKey)) && ok;
+    process.exitCode = ok ? 0 : 1;
+  });
+}
