@@ -144,14 +144,40 @@ function rawKmsError(status: string, code: string, message: string): string {
  * Answers on a connection the HTTP parser gave up on, then closes it once the answer is written,
  * without waiting for the client to close its side: a client that never does must not hold it.
  */
-function answerAndClose(socket: Duplex, answer: string): void {
+function answerAndClose(socket: Duplex, answer: string, linger: boolean): void {
   const closing = setTimeout(() => socket.destroy(), CLOSE_GRACE_MS);
   closing.unref();
   socket.end(answer, () => {
     clearTimeout(closing);
-    socket.destroy();
+    if (linger) lingerAndClose(socket);
+    else socket.destroy();
   });
 }
+
+/**
+ * Closing a connection while the client is still sending would reset it, and the client would
+ * lose the answer just written. So what still arrives is read and discarded, briefly and up to a
+ * bound, before the connection is closed.
+ */
+function lingerAndClose(socket: Duplex): void {
+  let discarded = 0;
+  const close = () => {
+    clearTimeout(deadline);
+    socket.destroy();
+  };
+  const deadline = setTimeout(close, LINGER_MS);
+  deadline.unref();
+  socket.on("data", (chunk: Buffer) => {
+    discarded += chunk.length;
+    if (discarded > LINGER_MAX_BYTES) close();
+  });
+  socket.once("end", close);
+  socket.once("error", close);
+  socket.resume();
+}
+
+const LINGER_MS = 2_000;
+const LINGER_MAX_BYTES = 16 * 1024 * 1024;
 
 /** How long a refused connection's answer may take to leave before the connection is dropped. */
 const CLOSE_GRACE_MS = 1_000;
@@ -209,7 +235,8 @@ export function createHttpServer(
       sendDkms(response, await dkmsEdge.handle(edgeRequest(request, new URL(target, "http://trent.invalid"), body)));
     } catch (error) {
       if (error instanceof BodyTooLarge) {
-        response.setHeader("connection", "close");
+        // No `connection: close`: Node then reads and discards the rest of the body, so the
+        // client, still sending it, receives this answer instead of a reset (requestTimeout bounds it).
         const reply = dkmsEdge.tooLarge(DKMS_MAX_BODY_BYTES);
         sendDkms(response, reply);
         answered(
@@ -286,7 +313,7 @@ export function createHttpServer(
       send(response, result.status, result.headers, result.body);
     } catch (error) {
       if (error instanceof BodyTooLarge) {
-        response.setHeader("connection", "close");
+        // As above: the rest of the body is read and discarded, not reset.
         refuse(413, "RequestEntityTooLargeException", `The request body is larger than ${options.maxBodyBytes} bytes.`);
         return;
       }
@@ -327,6 +354,8 @@ export function createHttpServer(
           handle,
         ) as unknown as Server);
   server.maxConnections = options.maxConnections;
+  // A client that half-closes after sending a complete request still gets its answer.
+  (server as Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
   server.on("connection", (socket: Duplex) => {
     hooks.connections?.opened();
     socket.once("close", () => hooks.connections?.closed());
@@ -354,6 +383,8 @@ export function createHttpServer(
               `The request did not arrive within ${options.headersTimeoutMs} ms.`,
             )
           : rawKmsError("400 Bad Request", "SerializationException", "The HTTP request is malformed."),
+      // A client cut off for slowness is not mid-send; one refused for what it sent may be.
+      !timedOut,
     );
   });
   server.on("checkExpectation", (request: IncomingMessage, response: ServerResponse) => {
@@ -372,6 +403,7 @@ export function createHttpServer(
     answerAndClose(
       socket,
       rawKmsError("405 Method Not Allowed", "UnknownOperationException", "KMS operations are sent as POST requests."),
+      false,
     );
   });
   return server;
