@@ -1,4 +1,4 @@
-import { createReadStream, existsSync, readdirSync, statSync } from "node:fs";
+import { createReadStream, readdirSync, statSync } from "node:fs";
 import { basename, join } from "node:path";
 import { createInterface } from "node:readline";
 import type { Command, Option } from "commander";
@@ -22,13 +22,6 @@ function chainsIn(dir: string): Map<string, string[]> {
   return new Map(
     [...chains].map(([chain, files]) => [chain, files.sort((a, b) => a.order - b.order).map((entry) => entry.file)]),
   );
-}
-
-function openRoot(dataDir: string, rootKey: string | undefined): KeyFileRoot {
-  if (rootKey !== undefined) return KeyFileRoot.fromBase64(rootKey);
-  const file = join(dataDir, "root.key");
-  if (!existsSync(file)) throw new Error(`there is no root key: ${file} does not exist (or give --root-key)`);
-  return KeyFileRoot.openOrCreate(file).root;
 }
 
 async function verifyFiles(files: readonly string[], sealKey: Buffer): Promise<boolean> {
@@ -68,7 +61,7 @@ export function addAuditCommands(program: Command, rootOptions: readonly Option[
     .argument("[files...]", "the files of one chain, oldest first");
   for (const option of rootOptions) verify.addOption(option);
   verify.action(async (files: string[], flags: { data: string; rootKey?: string }) => {
-    const root = openRoot(flags.data, flags.rootKey);
+    const root = KeyFileRoot.openExisting(flags.data, flags.rootKey);
     const sealKey = await root.deriveKey(AUDIT_SEAL_PURPOSE);
     const chains =
       files.length > 0

@@ -3,7 +3,6 @@ import { join } from "node:path";
 import type { Command, Option } from "commander";
 import { KeyFileRoot, RootKeyError } from "../root/key-file-root.js";
 import { rootCheckMatches } from "../root/root-check.js";
-import type { RootOfTrust } from "../root/root-of-trust.js";
 import {
   type BackupHeader,
   BackupStoreError,
@@ -15,6 +14,7 @@ import {
 } from "../store/backup.js";
 import { PostgresKeyStore } from "../store/postgres/postgres-store.js";
 import { SqliteKeyStore } from "../store/sqlite/sqlite-store.js";
+import { storeLocation } from "../store/store-location.js";
 
 // The names Trent gives these files in a data directory (server/trent.ts, root/key-file-root.ts).
 const ROOT_KEY_FILE = "root.key";
@@ -33,7 +33,7 @@ export function addBackupCommands(program: Command, storeOptions: () => readonly
     .requiredOption("--out <file>", "the backup file, written in full or not at all, mode 0600");
   for (const option of storeOptions()) backup.addOption(option);
   backup.action(async (opts: { out: string; data: string; store?: string; rootKey?: string }) => {
-    const root = existingRoot(opts.data, opts.rootKey);
+    const root = KeyFileRoot.openExisting(opts.data, opts.rootKey);
     const store = await openSourceStore(opts.data, opts.store);
     try {
       const summary = await writeBackup(store, opts.out, async (rootCheck) => {
@@ -54,7 +54,7 @@ export function addBackupCommands(program: Command, storeOptions: () => readonly
   for (const option of storeOptions()) restore.addOption(option);
   restore.action(async (opts: { in: string; data: string; store?: string; rootKey?: string }) => {
     const header = await readBackupHeader(opts.in);
-    const root = existingRoot(opts.data, opts.rootKey);
+    const root = KeyFileRoot.openExisting(opts.data, opts.rootKey);
     if (!(await rootCheckMatches(root, header.rootCheck))) {
       throw new RootKeyError(
         `the root key does not match the backup ${opts.in}: restore needs the root key the backup was taken under`,
@@ -62,47 +62,26 @@ export function addBackupCommands(program: Command, storeOptions: () => readonly
     }
     requireFreshDataDirectory(opts.data);
     mkdirSync(opts.data, { recursive: true, mode: 0o700 });
-    const summary = isSqlite(opts.store)
-      ? await restoreIntoSqlite(opts.in, header, opts.data)
-      : await restoreIntoPostgres(opts.in, header, postgresUrl(opts.store));
+    const target = storeLocation(opts.data, opts.store);
+    const summary =
+      target.kind === "sqlite"
+        ? await restoreIntoSqlite(opts.in, header, opts.data)
+        : await restoreIntoPostgres(opts.in, header, target.url);
     const serve = [
       `trent serve --data ${opts.data}`,
-      ...(isSqlite(opts.store) ? [] : ["--store <that URL>"]),
+      ...(target.kind === "sqlite" ? [] : ["--store <that URL>"]),
       ...(opts.rootKey === undefined ? [] : ["and the same --root-key"]),
     ];
     process.stdout.write(`restored ${summarize(summary)} into ${opts.data}; start it with: ${serve.join(" ")}\n`);
   });
 }
 
-/** The root key from --root-key, or the data directory's root.key; never a new one, which could open nothing. */
-function existingRoot(dataDir: string, rootKey: string | undefined): RootOfTrust {
-  if (rootKey !== undefined) return KeyFileRoot.fromBase64(rootKey);
-  const file = join(dataDir, ROOT_KEY_FILE);
-  if (!existsSync(file)) {
-    throw new RootKeyError(
-      `no root key: pass --root-key (or TRENT_ROOT_KEY), or put the ${ROOT_KEY_FILE} in ${dataDir}`,
-    );
-  }
-  return KeyFileRoot.openOrCreate(file).root;
-}
-
-function isSqlite(storeUrl: string | undefined): boolean {
-  return storeUrl === undefined || storeUrl === "" || storeUrl === "sqlite";
-}
-
-function postgresUrl(storeUrl: string | undefined): string {
-  if (storeUrl !== undefined && /^postgres(ql)?:\/\//.test(storeUrl)) return storeUrl;
-  throw new Error(
-    `unsupported store ${String(storeUrl).replace(/\/\/[^@/]*@/, "//***@")}: use a postgres:// URL, or leave it unset for SQLite`,
-  );
-}
-
 /** The store of an existing data directory: a backup never creates one. */
 async function openSourceStore(dataDir: string, storeUrl: string | undefined) {
-  if (!isSqlite(storeUrl)) return PostgresKeyStore.open(postgresUrl(storeUrl));
-  const file = join(dataDir, SQLITE_FILE);
-  if (!existsSync(file)) throw new BackupStoreError(`${dataDir} holds no Trent store (no ${SQLITE_FILE})`);
-  return new SqliteKeyStore(file);
+  const location = storeLocation(dataDir, storeUrl);
+  if (location.kind === "postgres") return PostgresKeyStore.open(location.url);
+  if (!existsSync(location.file)) throw new BackupStoreError(`${dataDir} holds no Trent store (no ${SQLITE_FILE})`);
+  return new SqliteKeyStore(location.file);
 }
 
 /** A restore starts a data directory afresh: it may exist, holding at most the root key the operator put there. */

@@ -1,11 +1,11 @@
 import { existsSync } from "node:fs";
-import { join } from "node:path";
 import type { Command, Option } from "commander";
 import { KeyFileRoot } from "../root/key-file-root.js";
 import { checkIntegrity, type IntegrityReport } from "../store/integrity-check.js";
 import { PostgresKeyStore } from "../store/postgres/postgres-store.js";
 import { SqliteKeyStore } from "../store/sqlite/sqlite-store.js";
 import type { IntegrityScan, KeyStore } from "../store/store.js";
+import { storeLocation } from "../store/store-location.js";
 
 /** Verifying every index of a large database takes longer than a request may. */
 const CHECK_STATEMENT_TIMEOUT_MS = 30 * 60_000;
@@ -15,22 +15,12 @@ const CHECK_STATEMENT_TIMEOUT_MS = 30 * 60_000;
  * directory that holds no store (or no root key) must not make an empty one and call it healthy.
  */
 async function openExistingStore(dataDir: string, storeUrl: string | undefined): Promise<KeyStore & IntegrityScan> {
-  if (storeUrl === undefined || storeUrl === "" || storeUrl === "sqlite") {
-    const file = join(dataDir, "trent.db");
-    if (!existsSync(file)) throw new Error(`there is no Trent store in ${dataDir} (no trent.db)`);
-    return new SqliteKeyStore(file);
+  const location = storeLocation(dataDir, storeUrl);
+  if (location.kind === "postgres") {
+    return PostgresKeyStore.open(location.url, { maxConnections: 2, statementTimeoutMs: CHECK_STATEMENT_TIMEOUT_MS });
   }
-  if (/^postgres(ql)?:\/\//.test(storeUrl)) {
-    return PostgresKeyStore.open(storeUrl, { maxConnections: 2, statementTimeoutMs: CHECK_STATEMENT_TIMEOUT_MS });
-  }
-  throw new Error("unsupported store: use a postgres:// URL, or leave it unset for SQLite");
-}
-
-function openRoot(dataDir: string, rootKey: string | undefined): KeyFileRoot {
-  if (rootKey !== undefined) return KeyFileRoot.fromBase64(rootKey);
-  const file = join(dataDir, "root.key");
-  if (!existsSync(file)) throw new Error(`there is no root key: ${file} does not exist (or give --root-key)`);
-  return KeyFileRoot.openOrCreate(file).root;
+  if (!existsSync(location.file)) throw new Error(`there is no Trent store in ${dataDir} (no trent.db)`);
+  return new SqliteKeyStore(location.file);
 }
 
 function plural(count: number, noun: string, nouns = `${noun}s`): string {
@@ -60,7 +50,7 @@ export function addCheckCommand(program: Command, storeOptions: readonly Option[
   command.action(async (options: { data: string; store?: string; rootKey?: string }) => {
     let store: (KeyStore & IntegrityScan) | undefined;
     try {
-      const root = openRoot(options.data, options.rootKey);
+      const root = KeyFileRoot.openExisting(options.data, options.rootKey);
       store = await openExistingStore(options.data, options.store);
       const report = await checkIntegrity(store, root);
       printReport(report);

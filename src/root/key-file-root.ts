@@ -1,5 +1,6 @@
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from "node:crypto";
 import { existsSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
 import { writeFileAtomically } from "../store/atomic-file.js";
 import type { RootOfTrust } from "./root-of-trust.js";
 
@@ -25,6 +26,19 @@ export class KeyFileRoot implements RootOfTrust {
     const key = Buffer.from(value, "base64");
     if (key.length !== 32) throw new RootKeyError("the root key must be 32 bytes, base64-encoded");
     return new KeyFileRoot(key);
+  }
+
+  /**
+   * The root key of an existing data directory: `rootKey` (base64) when given, else its
+   * `root.key`. Never a new one: an admin command must not invent a key that opens nothing.
+   */
+  static openExisting(dataDir: string, rootKey: string | undefined): KeyFileRoot {
+    if (rootKey !== undefined) return KeyFileRoot.fromBase64(rootKey);
+    const file = join(dataDir, "root.key");
+    if (!existsSync(file)) {
+      throw new RootKeyError(`there is no root key: ${file} does not exist (pass --root-key or TRENT_ROOT_KEY)`);
+    }
+    return KeyFileRoot.openOrCreate(file).root;
   }
 
   /** Loads the root key from `file`, creating it (mode 0600) when it does not exist. */

@@ -33,6 +33,7 @@ import { MeasuredKeyStore } from "../store/measured-store.js";
 import { PostgresKeyStore } from "../store/postgres/postgres-store.js";
 import { SqliteKeyStore } from "../store/sqlite/sqlite-store.js";
 import type { KeyStore } from "../store/store.js";
+import { storeLocation } from "../store/store-location.js";
 import { DEFAULT_DRAIN_TIMEOUT_MS, ListenerDrain } from "./graceful-stop.js";
 import { createHttpServer, DEFAULT_HTTP_OPTIONS, type HttpServerOptions } from "./http-server.js";
 import { type MetricsSnapshot, PrometheusMetrics } from "./metrics.js";
@@ -130,12 +131,8 @@ export async function openDataDirectory(
 
 /** SQLite under the data directory by default; PostgreSQL for `postgres://` URLs (several nodes). */
 async function openStore(dataDir: string, storeUrl: string | undefined): Promise<KeyStore> {
-  if (storeUrl === undefined || storeUrl === "" || storeUrl === "sqlite")
-    return new SqliteKeyStore(join(dataDir, "trent.db"));
-  if (/^postgres(ql)?:\/\//.test(storeUrl)) return PostgresKeyStore.open(storeUrl);
-  throw new Error(
-    `unsupported store ${storeUrl.replace(/\/\/[^@/]*@/, "//***@")}: use a postgres:// URL, or leave it unset for SQLite`,
-  );
+  const location = storeLocation(dataDir, storeUrl);
+  return location.kind === "sqlite" ? new SqliteKeyStore(location.file) : PostgresKeyStore.open(location.url);
 }
 
 function randomAccountId(): string {
