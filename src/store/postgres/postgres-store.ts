@@ -1,5 +1,6 @@
 import type { KeyState } from "@aws-sdk/client-kms";
 import pg from "pg";
+import { ValidationException } from "../../domain/errors.js";
 import type { KeyMaterialVersion, KmsKey, RotationType, Tag } from "../../domain/key.js";
 import { BackupStoreError, type BackupTable, type CellValue, type RowInserter, type StoreSnapshot } from "../backup.js";
 import {
@@ -62,7 +63,15 @@ function putTagsParams(keyId: string, tags: readonly Tag[]): [string, string[], 
   return [keyId, [...byKey.keys()], [...byKey.values()]];
 }
 
+/** PostgreSQL's text cannot hold U+0000 (SQLite's can): such a value is the caller's bad input, not a fault. */
+const UNSTORABLE_TEXT = new Set(["22021", "22P05"]);
+
 function storeError(error: unknown): unknown {
+  if (UNSTORABLE_TEXT.has((error as { code?: unknown }).code as string)) {
+    return new ValidationException(
+      "1 validation error detected: text values cannot contain the NUL character (U+0000)",
+    );
+  }
   if (!isConnectionFailure(error)) return error;
   return new StoreUnavailableError(`PostgreSQL is unavailable: ${(error as Error).message}`, { cause: error });
 }
