@@ -50,6 +50,15 @@ export function keyArn(key: Pick<KmsKey, "region" | "accountId" | "keyId">): str
   return `arn:aws:kms:${key.region}:${key.accountId}:key/${key.keyId}`;
 }
 
+/**
+ * The id of a key's row in the store (tags, grants, usage and material rows hang off it). It is
+ * the key id, except that the replicas of a multi-Region key share one key id across regions, so
+ * their rows need the region too (see the multi-Region work of issue 13).
+ */
+export function storeKeyId(key: Pick<KmsKey, "keyId" | "region">): string {
+  return key.keyId;
+}
+
 export function aliasArn(region: string, accountId: string, aliasName: string): string {
   return `arn:aws:kms:${region}:${accountId}:${aliasName}`;
 }

@@ -124,6 +124,12 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
     request_id text NOT NULL
   );
   `,
+  // Imported key material (Origin EXTERNAL): import parameters, expiry, per-version material state.
+  `-- issue 13: imported key material`,
+  // Multi-Region keys: replicas of one key id in several regions.
+  `-- issue 13: multi-Region keys`,
+  // Custom key stores on PKCS#11 tokens, and keys held in them.
+  `-- issue 13: custom key stores`,
 ];
 
 /** The advisory lock that serializes migrations: any number all nodes agree on (ASCII "trent"). */

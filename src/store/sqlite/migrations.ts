@@ -103,4 +103,10 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
     request_id TEXT NOT NULL
   ) STRICT;
   `,
+  // Imported key material (Origin EXTERNAL): import parameters, expiry, per-version material state.
+  `-- issue 13: imported key material`,
+  // Multi-Region keys: replicas of one key id in several regions.
+  `-- issue 13: multi-Region keys`,
+  // Custom key stores on PKCS#11 tokens, and keys held in them.
+  `-- issue 13: custom key stores`,
 ];
