@@ -57,6 +57,17 @@ else
 fi
 unset TRENT_TEST_STORE TRENT_STORE
 
+# The PKCS#11 tests (root of trust, custom key stores) make their own SoftHSM2 tokens; the module
+# comes from Debian's softhsm2 package, installed here when missing.
+if ! node scripts/softhsm-test-token.mjs install; then
+  if [ -n "${CI:-}" ]; then
+    failed+=("installing SoftHSM2")
+    status=1
+  else
+    echo "WARNING: SoftHSM2 is not installed: the PKCS#11 tests are skipped" >&2
+  fi
+fi
+
 run "node tests (unit, and integration on SQLite)" node --test --test-concurrency=2 dist/test/
 if [ -n "$pg_dir" ]; then
   run "node integration tests on PostgreSQL" env TRENT_TEST_STORE=postgres node --test dist/test/integration/
