@@ -1,4 +1,5 @@
 import { ALIBABA_CRYPTOGRAPHIC_OPERATIONS, CRYPTOGRAPHIC_OPERATIONS } from "../domain/cryptographic-operations.js";
+import { storeKeyId } from "../domain/key.js";
 import type { KeyStore, KeyUsage } from "../store/store.js";
 import type { AnsweredRequest } from "./audit-sink.js";
 
@@ -45,8 +46,10 @@ export class KeyUsageTracker implements KeyUsageLedger {
     const operation = trackedOperation(request);
     if (operation === undefined) return;
     for (const arn of request.resources) {
-      const keyId = arn.slice(arn.indexOf(":key/") + 5);
-      if (keyId.length === 0 || !arn.includes(":key/")) continue;
+      if (!arn.includes(":key/")) continue;
+      // Usage is kept per store row: a multi-Region key's copies are used (and deleted) apart.
+      const keyId = storeKeyId({ keyId: arn.slice(arn.indexOf(":key/") + 5), region: arn.split(":")[3] ?? "" });
+      if (keyId.length === 0) continue;
       this.pending.set(keyId, { keyId, operation, timestamp: time, eventId, requestId: request.requestId });
     }
   }

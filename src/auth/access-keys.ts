@@ -12,7 +12,7 @@ function randomBase32(length: number): string {
   return out;
 }
 
-function secretContext(accessKeyId: string): string {
+export function secretContext(accessKeyId: string): string {
   return `trent/access-key-secret/${accessKeyId}`;
 }
 

@@ -1,10 +1,16 @@
-import { createReadStream, readdirSync, statSync } from "node:fs";
+import { createReadStream, existsSync, readdirSync, statSync } from "node:fs";
 import { basename, join } from "node:path";
 import { createInterface } from "node:readline";
 import type { Command, Option } from "commander";
 import { ChainVerifier } from "../audit/audit-chain.js";
 import { AUDIT_SEAL_PURPOSE } from "../audit/audit-keys.js";
-import { KeyFileRoot } from "../root/key-file-root.js";
+import { storedOrDerivedPurposeKey } from "../root/purpose-keys.js";
+import { openStoreRoot } from "../root/store-root.js";
+import { PostgresKeyStore } from "../store/postgres/postgres-store.js";
+import { SqliteKeyStore } from "../store/sqlite/sqlite-store.js";
+import type { KeyStore } from "../store/store.js";
+import { storeLocation } from "../store/store-location.js";
+import { type RootFlags, rootConfigFrom } from "./root-commands.js";
 
 /** `audit.log`, `audit.000000001234.log`, `audit-worker-2.log`: the chain a file belongs to, and its place in it. */
 const CHAIN_FILE = /^(.+?)(?:\.(\d{12}))?\.log$/;
@@ -49,6 +55,28 @@ async function verifyFiles(files: readonly string[], sealKey: Buffer): Promise<b
   return true;
 }
 
+/**
+ * The key the chains were sealed with: as the store keeps it (it outlives a change of root), or,
+ * with no store at hand (no --store and no trent.db in --data), as the root derives it, which
+ * is the same key for a store that never changed root.
+ */
+async function auditSealKey(flags: RootFlags & { data: string; store?: string }): Promise<Buffer> {
+  const location = storeLocation(flags.data, flags.store);
+  let store: KeyStore | undefined;
+  if (location.kind === "postgres") store = await PostgresKeyStore.open(location.url, { maxConnections: 1 });
+  else if (existsSync(location.file)) store = new SqliteKeyStore(location.file);
+  try {
+    const root = await openStoreRoot(store, flags.data, rootConfigFrom(flags), { create: false });
+    try {
+      return await storedOrDerivedPurposeKey(store, root, AUDIT_SEAL_PURPOSE);
+    } finally {
+      root.roots.close();
+    }
+  } finally {
+    await store?.close();
+  }
+}
+
 /** `trent audit verify`: checks audit chains against the root of trust that sealed them. */
 export function addAuditCommands(program: Command, rootOptions: readonly Option[]): void {
   const audit = program.command("audit").description("inspect the audit trail");
@@ -60,9 +88,8 @@ export function addAuditCommands(program: Command, rootOptions: readonly Option[
     )
     .argument("[files...]", "the files of one chain, oldest first");
   for (const option of rootOptions) verify.addOption(option);
-  verify.action(async (files: string[], flags: { data: string; rootKey?: string }) => {
-    const root = KeyFileRoot.openExisting(flags.data, flags.rootKey);
-    const sealKey = await root.deriveKey(AUDIT_SEAL_PURPOSE);
+  verify.action(async (files: string[], flags: RootFlags & { data: string; store?: string }) => {
+    const sealKey = await auditSealKey(flags);
     const chains =
       files.length > 0
         ? [files]

@@ -1,8 +1,9 @@
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { Command, Option } from "commander";
-import { KeyFileRoot, RootKeyError } from "../root/key-file-root.js";
+import { RootKeyError } from "../root/key-file-root.js";
 import { rootCheckMatches } from "../root/root-check.js";
+import { openStoreRoot } from "../root/store-root.js";
 import {
   type BackupHeader,
   BackupStoreError,
@@ -15,6 +16,7 @@ import {
 import { PostgresKeyStore } from "../store/postgres/postgres-store.js";
 import { SqliteKeyStore } from "../store/sqlite/sqlite-store.js";
 import { storeLocation } from "../store/store-location.js";
+import { type RootFlags, rootConfigFrom } from "./root-commands.js";
 
 // The names Trent gives these files in a data directory (server/trent.ts, root/key-file-root.ts).
 const ROOT_KEY_FILE = "root.key";
@@ -32,10 +34,11 @@ export function addBackupCommands(program: Command, storeOptions: () => readonly
     )
     .requiredOption("--out <file>", "the backup file, written in full or not at all, mode 0600");
   for (const option of storeOptions()) backup.addOption(option);
-  backup.action(async (opts: { out: string; data: string; store?: string; rootKey?: string }) => {
-    const root = KeyFileRoot.openExisting(opts.data, opts.rootKey);
+  backup.action(async (opts: RootFlags & { out: string; data: string; store?: string }) => {
+    const config = rootConfigFrom(opts);
     const store = await openSourceStore(opts.data, opts.store);
     try {
+      const root = await openStoreRoot(store, opts.data, config, { create: false });
       const summary = await writeBackup(store, opts.out, async (rootCheck) => {
         if (!(await rootCheckMatches(root, rootCheck))) {
           throw new RootKeyError(`the root key does not match the data in ${opts.data}`);
@@ -52,9 +55,16 @@ export function addBackupCommands(program: Command, storeOptions: () => readonly
     .description("restore a backup into a new data directory (or empty database) under the same root key")
     .requiredOption("--in <file>", "a file written by trent backup");
   for (const option of storeOptions()) restore.addOption(option);
-  restore.action(async (opts: { in: string; data: string; store?: string; rootKey?: string }) => {
+  restore.action(async (opts: RootFlags & { in: string; data: string; store?: string }) => {
     const header = await readBackupHeader(opts.in);
-    const root = KeyFileRoot.openExisting(opts.data, opts.rootKey);
+    // The root the backup's store is under, as its root check names it.
+    const backupMeta = { getMeta: async (name: string) => (name === "root_check" ? header.rootCheck : undefined) };
+    const root = await openStoreRoot(
+      { ...backupMeta, initMeta: async () => header.rootCheck },
+      opts.data,
+      rootConfigFrom(opts),
+      { create: false },
+    );
     if (!(await rootCheckMatches(root, header.rootCheck))) {
       throw new RootKeyError(
         `the root key does not match the backup ${opts.in}: restore needs the root key the backup was taken under`,

@@ -1,11 +1,13 @@
 import { existsSync } from "node:fs";
 import type { Command, Option } from "commander";
-import { KeyFileRoot } from "../root/key-file-root.js";
+import { AvailableRoots } from "../root/available-roots.js";
+import { openStoreRoot, type StoreRoot } from "../root/store-root.js";
 import { checkIntegrity, type IntegrityReport } from "../store/integrity-check.js";
 import { PostgresKeyStore } from "../store/postgres/postgres-store.js";
 import { SqliteKeyStore } from "../store/sqlite/sqlite-store.js";
 import type { IntegrityScan, KeyStore } from "../store/store.js";
 import { storeLocation } from "../store/store-location.js";
+import { type RootFlags, rootConfigFrom } from "./root-commands.js";
 
 /** Verifying every index of a large database takes longer than a request may. */
 const CHECK_STATEMENT_TIMEOUT_MS = 30 * 60_000;
@@ -47,11 +49,16 @@ export function addCheckCommand(program: Command, storeOptions: readonly Option[
       "check a store's integrity: the database's own checks, Trent's invariants, and that every wrapped secret opens under the root key",
     );
   for (const option of storeOptions) command.addOption(option);
-  command.action(async (options: { data: string; store?: string; rootKey?: string }) => {
+  command.action(async (options: RootFlags & { data: string; store?: string }) => {
     let store: (KeyStore & IntegrityScan) | undefined;
+    let root: StoreRoot | undefined;
     try {
-      const root = KeyFileRoot.openExisting(options.data, options.rootKey);
+      const config = rootConfigFrom(options);
+      // The configured root first: a directory with neither is reported for its missing root key.
+      const roots = new AvailableRoots(options.data, config);
+      roots.existing(config.kind);
       store = await openExistingStore(options.data, options.store);
+      root = await openStoreRoot(store, options.data, config, { create: false, roots });
       const report = await checkIntegrity(store, root);
       printReport(report);
       process.exitCode = report.problems.length === 0 ? 0 : 1;
@@ -59,6 +66,7 @@ export function addCheckCommand(program: Command, storeOptions: readonly Option[
       process.stderr.write(`trent check: the store could not be checked: ${(error as Error).message}\n`);
       process.exitCode = 2;
     } finally {
+      root?.roots.close();
       await store?.close();
     }
   });

@@ -22,6 +22,8 @@ import type { Principal } from "../store/store.js";
 import { addAuditCommands } from "./audit-commands.js";
 import { addBackupCommands } from "./backup-commands.js";
 import { addCheckCommand } from "./check-command.js";
+import { addHsmCommands } from "./hsm-commands.js";
+import { addRootCommands, addRootOptions, rootConfigFrom } from "./root-commands.js";
 
 const DEFAULT_POOL_DEPTH: Record<DataKeyPairSpec, number> = Object.fromEntries(
   DATA_KEY_PAIR_SPECS.map((spec) => [spec, spec.startsWith("RSA_") ? 2 : 8]),
@@ -265,6 +267,8 @@ program
       accountId: options.accountId,
       region: options.region,
       rootKey: options.rootKey,
+      root: rootConfigFrom(options),
+      pkcs11Module: options.pkcs11Module,
       keyPairPoolDepth: options.keyPairPool ?? DEFAULT_POOL_DEPTH,
       keyPairWorkers: options.keyPairWorkers,
       allowSm2: options.sm2 !== false,
@@ -305,10 +309,10 @@ program
 
 /** Opens the data directory for one admin command and closes it afterwards. */
 async function withDataDirectory(
-  options: { data: string; rootKey?: string; store?: string },
+  options: { data: string; rootKey?: string; store?: string; root?: string },
   run: (data: DataDirectory) => Promise<void>,
 ): Promise<void> {
-  const data = await openDataDirectory(options.data, options.rootKey, undefined, options.store);
+  const data = await openDataDirectory(options.data, rootConfigFrom(options), undefined, options.store);
   try {
     await run(data);
   } finally {
@@ -525,8 +529,14 @@ principalOptions(identityPolicy.command("delete").description("detach a named id
   );
 
 addCheckCommand(program, [dataOption(), storeOption(), rootKeyOption()]);
-addAuditCommands(program, [dataOption(), rootKeyOption()]);
+addAuditCommands(program, [dataOption(), storeOption(), rootKeyOption()]);
 addBackupCommands(program, () => [dataOption(), storeOption(), rootKeyOption()]);
+addRootCommands(program, () => [dataOption(), storeOption(), rootKeyOption()]);
+addHsmCommands(program);
+// Every command that opens the root of trust (it takes --root-key) takes the PKCS#11 root's options too.
+for (const command of program.commands.flatMap((parent) => [parent, ...parent.commands])) {
+  if (command.options.some((option) => option.long === "--root-key")) addRootOptions(command);
+}
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   process.stderr.write(`trent: ${error instanceof Error ? error.message : String(error)}\n`);

@@ -1,10 +1,11 @@
 import { randomBytes } from "node:crypto";
+import { type KmsKey, storeKeyId } from "../domain/key.js";
 import type { RootOfTrust } from "../root/root-of-trust.js";
 import type { KeyStore } from "../store/store.js";
 
 const BACKING_KEY_BYTES = 32;
 
-function wrapContext(keyId: string, version: number): string {
+export function wrapContext(keyId: string, version: number): string {
   return `trent/backing-key/${keyId}/${version}`;
 }
 
@@ -36,25 +37,30 @@ export class BackingKeys {
     }
   }
 
-  /** The plaintext backing key, or undefined when that key version does not exist. */
-  async get(keyId: string, version: number): Promise<Buffer | undefined> {
-    const cacheKey = `${keyId}/${version}`;
+  /**
+   * The plaintext backing key, or undefined when that key version does not exist. Read from the
+   * key's own row (a multi-Region key's regional copy): the wrap binds the key id its copies share.
+   */
+  async get(key: Pick<KmsKey, "keyId" | "region">, version: number): Promise<Buffer | undefined> {
+    const row = storeKeyId(key);
+    const cacheKey = `${row}/${version}`;
     const cached = this.cache.get(cacheKey);
     if (cached) return cached;
-    const wrapped = await this.store.getKeyMaterial(keyId, version);
+    const wrapped = await this.store.getKeyMaterial(row, version);
     if (!wrapped) return undefined;
-    const plaintext = await this.root.unwrap(wrapped, wrapContext(keyId, version));
+    const plaintext = await this.root.unwrap(wrapped, wrapContext(key.keyId, version));
     this.remember(cacheKey, plaintext);
     return plaintext;
   }
 
   /**
-   * Drops every cached version of a key (after deletion). Buffers are dropped, not zeroed: a
-   * request still holding one must never find it turned into an all-zero key.
+   * Drops every cached version of a key's row (after deletion; `storeId` as storeKeyId gives it).
+   * Buffers are dropped, not zeroed: a request still holding one must never find it turned into an
+   * all-zero key.
    */
-  forget(keyId: string): void {
+  forget(storeId: string): void {
     for (const cacheKey of this.cache.keys()) {
-      if (cacheKey.startsWith(`${keyId}/`)) this.cache.delete(cacheKey);
+      if (cacheKey.startsWith(`${storeId}/`)) this.cache.delete(cacheKey);
     }
   }
 

@@ -12,6 +12,13 @@ import { createCipheriv, createDecipheriv, createHmac, randomBytes } from "node:
  */
 export const CIPHERTEXT_FORMAT_VERSION = 1;
 export const KEY_TYPE_SYMMETRIC_AES_256_GCM = 1;
+/** The same layout, with the content key derived inside a PKCS#11 token (keys in a custom key store). */
+export const KEY_TYPE_TOKEN_DERIVED_AES_256_GCM = 2;
+/** Every key type this version reads, for a reader that learns the key (and its kind) from the header. */
+export const ANY_KEY_TYPE: readonly number[] = [KEY_TYPE_SYMMETRIC_AES_256_GCM, KEY_TYPE_TOKEN_DERIVED_AES_256_GCM];
+
+/** A ciphertext's content key from its salt and the header bytes before the salt (computed where the key lives). */
+export type ContentKeyDerivation = (salt: Buffer, info: Buffer) => Buffer;
 
 const SALT_BYTES = 32;
 const IV_BYTES = 12;
@@ -23,12 +30,14 @@ const MAX_KEY_VERSION = 0x7fffffff;
 export interface CiphertextHeader {
   readonly keyId: string;
   readonly keyVersion: number;
+  /** KEY_TYPE_SYMMETRIC_AES_256_GCM unless given. */
+  readonly keyType?: number;
 }
 
 export class MalformedCiphertextError extends Error {}
 
 export function encryptBlob(
-  backingKey: Buffer,
+  backingKey: Buffer | ContentKeyDerivation,
   header: CiphertextHeader,
   plaintext: Uint8Array,
   encodedContext: Buffer,
@@ -40,7 +49,7 @@ export function encryptBlob(
   }
   const head = Buffer.allocUnsafe(FIXED_HEADER_BYTES + keyId.length + 4 + SALT_BYTES + IV_BYTES);
   head[0] = CIPHERTEXT_FORMAT_VERSION;
-  head[1] = KEY_TYPE_SYMMETRIC_AES_256_GCM;
+  head[1] = header.keyType ?? KEY_TYPE_SYMMETRIC_AES_256_GCM;
   head[2] = keyId.length;
   keyId.copy(head, FIXED_HEADER_BYTES);
   let offset = FIXED_HEADER_BYTES + keyId.length;
@@ -50,7 +59,7 @@ export function encryptBlob(
   const salt = head.subarray(offset, offset + SALT_BYTES);
   const iv = head.subarray(offset + SALT_BYTES);
 
-  const dataKey = deriveCiphertextKey(backingKey, salt, head.subarray(0, offset));
+  const dataKey = contentKey(backingKey, salt, head.subarray(0, offset));
   const cipher = createCipheriv("aes-256-gcm", dataKey, iv);
   dataKey.fill(0);
   cipher.setAAD(head);
@@ -61,10 +70,13 @@ export function encryptBlob(
 }
 
 /** Reads the header without authenticating it; `decryptBlob` authenticates everything. */
-export function parseBlobHeader(blob: Uint8Array): CiphertextHeader {
+export function parseBlobHeader(
+  blob: Uint8Array,
+  keyTypes: readonly number[] = [KEY_TYPE_SYMMETRIC_AES_256_GCM],
+): CiphertextHeader {
   const b = Buffer.from(blob.buffer, blob.byteOffset, blob.byteLength);
   if (b.length < FIXED_HEADER_BYTES) throw new MalformedCiphertextError("too short");
-  if (b[0] !== CIPHERTEXT_FORMAT_VERSION || b[1] !== KEY_TYPE_SYMMETRIC_AES_256_GCM) {
+  if (b[0] !== CIPHERTEXT_FORMAT_VERSION || !keyTypes.includes(b[1] as number)) {
     throw new MalformedCiphertextError("unknown format");
   }
   const keyIdLength = b[2] as number;
@@ -76,7 +88,9 @@ export function parseBlobHeader(blob: Uint8Array): CiphertextHeader {
   const keyVersion = b.readUInt32BE(FIXED_HEADER_BYTES + keyIdLength);
   // Versions count up from 1 and are stored as signed 32-bit integers: anything else was never issued.
   if (keyVersion === 0 || keyVersion > MAX_KEY_VERSION) throw new MalformedCiphertextError("invalid key version");
-  return { keyId, keyVersion };
+  return b[1] === KEY_TYPE_SYMMETRIC_AES_256_GCM
+    ? { keyId, keyVersion }
+    : { keyId, keyVersion, keyType: b[1] as number };
 }
 
 /** The blob's GCM IV, for an edge that reports it (Alibaba's Advance responses); the header must parse. */
@@ -87,18 +101,19 @@ export function blobIv(blob: Uint8Array): Buffer {
 }
 
 /** Returns the plaintext, or throws MalformedCiphertextError when anything fails to authenticate. */
-export function decryptBlob(backingKey: Buffer, blob: Uint8Array, encodedContext: Buffer): Buffer {
-  parseBlobHeader(blob);
+export function decryptBlob(
+  backingKey: Buffer | ContentKeyDerivation,
+  blob: Uint8Array,
+  encodedContext: Buffer,
+  keyType = KEY_TYPE_SYMMETRIC_AES_256_GCM,
+): Buffer {
+  parseBlobHeader(blob, [keyType]);
   const b = Buffer.from(blob.buffer, blob.byteOffset, blob.byteLength);
   const keyIdLength = b[2] as number;
   const headEnd = headerLength(keyIdLength);
   const saltStart = FIXED_HEADER_BYTES + keyIdLength + 4;
   const head = b.subarray(0, headEnd);
-  const dataKey = deriveCiphertextKey(
-    backingKey,
-    b.subarray(saltStart, saltStart + SALT_BYTES),
-    b.subarray(0, saltStart),
-  );
+  const dataKey = contentKey(backingKey, b.subarray(saltStart, saltStart + SALT_BYTES), b.subarray(0, saltStart));
   const decipher = createDecipheriv("aes-256-gcm", dataKey, b.subarray(saltStart + SALT_BYTES, headEnd));
   dataKey.fill(0);
   decipher.setAAD(head);
@@ -119,6 +134,10 @@ function headerLength(keyIdLength: number): number {
 }
 
 const HKDF_FIRST_BLOCK = Buffer.of(1);
+
+function contentKey(backingKey: Buffer | ContentKeyDerivation, salt: Buffer, info: Buffer): Buffer {
+  return typeof backingKey === "function" ? backingKey(salt, info) : deriveCiphertextKey(backingKey, salt, info);
+}
 
 /**
  * HKDF-SHA256 (RFC 5869) of one 32-byte block: extract, then the first expand block. The same

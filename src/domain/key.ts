@@ -1,10 +1,12 @@
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import type {
   CustomerMasterKeySpec,
+  ExpirationModelType,
   KeyMetadata,
   KeySpec,
   KeyState,
   KeyUsageType,
+  MultiRegionConfiguration,
   OriginType,
 } from "@aws-sdk/client-kms";
 import { keyAlgorithms } from "./key-specs.js";
@@ -29,6 +31,17 @@ export interface KmsKey {
   rotationPeriodInDays: number | null;
   /** When automatic rotation is next due; null while it is off. Kept while the key is disabled or pending deletion. */
   nextRotationDate: Date | null;
+  /**
+   * Multi-Region keys only (primary and replicas): the region of the primary key. Rotation
+   * settings live on the primary's row alone; every regional copy holds the same material versions.
+   */
+  readonly primaryRegion?: string;
+  /** Origin EXTERNAL only: whether imported material expires, while any is imported (see docs/byok.md). */
+  expirationModel?: ExpirationModelType | null;
+  /** Origin EXTERNAL only: when the earliest imported material permanently associated with the key expires. */
+  validTo?: Date | null;
+  /** Origin AWS_CLOUDHSM only: the custom key store whose token holds the key (docs/custom-key-stores.md). */
+  readonly customKeyStoreId?: string;
 }
 
 export type RotationType = "AUTOMATIC" | "ON_DEMAND";
@@ -56,7 +69,21 @@ export function keyArn(key: Pick<KmsKey, "region" | "accountId" | "keyId">): str
  * their rows need the region too (see the multi-Region work of issue 13).
  */
 export function storeKeyId(key: Pick<KmsKey, "keyId" | "region">): string {
-  return key.keyId;
+  return isMultiRegionKeyId(key.keyId) ? `${key.region}/${key.keyId}` : key.keyId;
+}
+
+/** The key id of a key's store row (the inverse of storeKeyId). */
+export function keyIdOfStoreRow(storeId: string): string {
+  return storeId.slice(storeId.lastIndexOf("/") + 1);
+}
+
+/** Multi-Region key ids are "mrk-" and 32 lowercase hex digits; single-Region ones are UUIDs. */
+export function isMultiRegionKeyId(keyId: string): boolean {
+  return keyId.startsWith("mrk-");
+}
+
+export function newMultiRegionKeyId(): string {
+  return `mrk-${randomBytes(16).toString("hex")}`;
 }
 
 export function aliasArn(region: string, accountId: string, aliasName: string): string {
@@ -93,7 +120,11 @@ export function algorithmLists(
   };
 }
 
-export function describeKey(key: KmsKey): KeyMetadata {
+/**
+ * DescribeKey's KeyMetadata. For a multi-Region key, `regions` are the regions holding a copy of
+ * it (the primary's and every replica's; read in one listing of its rows).
+ */
+export function describeKey(key: KmsKey, regions: readonly string[] = []): KeyMetadata {
   const metadata: KeyMetadata = {
     AWSAccountId: key.accountId,
     KeyId: key.keyId,
@@ -106,14 +137,33 @@ export function describeKey(key: KmsKey): KeyMetadata {
     Origin: key.origin,
     KeyManager: "CUSTOMER",
     KeySpec: key.keySpec,
-    MultiRegion: false,
+    MultiRegion: key.primaryRegion !== undefined,
   };
   if (CUSTOMER_MASTER_KEY_SPECS.has(key.keySpec)) metadata.CustomerMasterKeySpec = key.keySpec as CustomerMasterKeySpec;
   Object.assign(metadata, algorithmLists(key));
   // PendingDeletionWindowInDays belongs to multi-Region primaries waiting on replicas (PendingReplicaDeletion).
   if (key.keyState === "PendingDeletion" && key.deletionDate) metadata.DeletionDate = key.deletionDate;
+  if (key.keyState === "PendingReplicaDeletion" && key.pendingDeletionWindowInDays !== null) {
+    metadata.PendingDeletionWindowInDays = key.pendingDeletionWindowInDays;
+  }
+  if (key.primaryRegion !== undefined) metadata.MultiRegionConfiguration = multiRegionConfiguration(key, regions);
   if (key.keySpec === "SYMMETRIC_DEFAULT") metadata.CurrentKeyMaterialId = keyMaterialId(key.keyId, key.currentVersion);
+  if (key.origin === "EXTERNAL" && key.expirationModel) metadata.ExpirationModel = key.expirationModel;
+  if (key.origin === "EXTERNAL" && key.validTo) metadata.ValidTo = key.validTo;
+  if (key.customKeyStoreId !== undefined) metadata.CustomKeyStoreId = key.customKeyStoreId;
   return metadata;
+}
+
+/** Which copy this is, and where the others are: the primary, and the replicas in region order. */
+function multiRegionConfiguration(key: KmsKey, regions: readonly string[]): MultiRegionConfiguration {
+  const primaryRegion = key.primaryRegion as string;
+  const copy = (region: string) => ({ Arn: keyArn({ ...key, region }), Region: region });
+  const replicas = [...new Set([...regions, key.region])].filter((region) => region !== primaryRegion).sort();
+  return {
+    MultiRegionKeyType: key.region === primaryRegion ? "PRIMARY" : "REPLICA",
+    PrimaryKey: copy(primaryRegion),
+    ReplicaKeys: replicas.map(copy),
+  };
 }
 
 /** A stable identifier of the current key material version (64 hex chars, as AWS shows it). */

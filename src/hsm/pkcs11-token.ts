@@ -217,6 +217,32 @@ export class Pkcs11Token {
   }
 }
 
+/** A token as the module lists it, before anyone logs in. */
+export interface TokenListing {
+  /** The slot id, as `slot` in Pkcs11TokenConfig takes it. */
+  readonly slot: number;
+  readonly label: string;
+  readonly serialNumber: string;
+}
+
+/** Every initialised token in the module's slots, in slot order, without logging in to any. */
+export function listTokens(modulePath: string): TokenListing[] {
+  const module = loadModule(modulePath);
+  try {
+    return module.C_GetSlotList(true).flatMap((slot) => {
+      const info = module.C_GetTokenInfo(slot);
+      if ((info.flags & pkcs11.CKF_TOKEN_INITIALIZED) === 0) return [];
+      return [{ slot: slotNumber(slot), label: info.label.trim(), serialNumber: info.serialNumber.trim() }];
+    });
+  } catch (error) {
+    throw tokenError(`cannot list the tokens of ${modulePath}`, error);
+  }
+}
+
+function slotNumber(slot: pkcs11.Handle): number {
+  return slot.readUIntLE(0, Math.min(slot.length, 6));
+}
+
 function gcm(iv: Buffer, aad: Buffer): pkcs11.Mechanism {
   const parameter: pkcs11.GcmParams = {
     type: pkcs11.CK_PARAMS_GCM,
@@ -232,7 +258,7 @@ function findSlot(module: pkcs11.PKCS11, config: Pkcs11TokenConfig): pkcs11.Hand
   const slots = module.C_GetSlotList(true);
   for (const slot of slots) {
     if (config.slot !== undefined) {
-      if (slot.readUIntLE(0, Math.min(slot.length, 6)) === config.slot) return slot;
+      if (slotNumber(slot) === config.slot) return slot;
       continue;
     }
     if (module.C_GetTokenInfo(slot).label.trim() === config.tokenLabel) return slot;

@@ -1,7 +1,12 @@
 import type { KeyUsageType } from "@aws-sdk/client-kms";
 import { type AsymmetricKey, asymmetricKeyFrom } from "../crypto/key-material.js";
-import { InvalidKeyUsageException, NotFoundException, ValidationException } from "../domain/errors.js";
-import { type KmsKey, keyArn } from "../domain/key.js";
+import {
+  InvalidKeyUsageException,
+  NotFoundException,
+  UnsupportedOperationException,
+  ValidationException,
+} from "../domain/errors.js";
+import { type KmsKey, keyArn, storeKeyId } from "../domain/key.js";
 import { type KeyAlgorithms, keyAlgorithms } from "../domain/key-specs.js";
 import type { Services } from "./context.js";
 import { requireUsable } from "./key-access.js";
@@ -11,14 +16,20 @@ const parsedKeys = new Map<string, AsymmetricKey>();
 
 /** The key's secret material (HMAC key bytes, PKCS#8 DER or ML-DSA seed), from the backing-key cache. */
 export async function keyMaterial(services: Services, key: KmsKey): Promise<Buffer> {
-  const material = await services.backingKeys.get(key.keyId, key.currentVersion);
+  // Only the token holds such a key: the operations that use it here (Alibaba's Iv ciphertexts) cannot.
+  if (key.customKeyStoreId !== undefined) {
+    throw new UnsupportedOperationException(
+      `${keyArn(key)} is in a custom key store, which this operation does not support.`,
+    );
+  }
+  const material = await services.backingKeys.get(key, key.currentVersion);
   if (!material) throw new NotFoundException(`Key '${keyArn(key)}' does not exist`);
   return material;
 }
 
 /** The key pair of an asymmetric key, parsed once per key version. */
 export async function asymmetricKey(services: Services, key: KmsKey): Promise<AsymmetricKey> {
-  const cacheKey = `${key.keyId}/${key.currentVersion}`;
+  const cacheKey = `${storeKeyId(key)}/${key.currentVersion}`;
   const cached = parsedKeys.get(cacheKey);
   if (cached) return cached;
   const parsed = asymmetricKeyFrom(key.keySpec, await keyMaterial(services, key));

@@ -1,6 +1,6 @@
 import type { CancelKeyDeletionRequest, CancelKeyDeletionResponse } from "@aws-sdk/client-kms";
 import { KMSInvalidStateException } from "../domain/errors.js";
-import { keyArn } from "../domain/key.js";
+import { keyArn, storeKeyId } from "../domain/key.js";
 import type { Operation } from "./context.js";
 import { resolveKey } from "./key-access.js";
 
@@ -10,10 +10,12 @@ export const cancelKeyDeletion: Operation<CancelKeyDeletionRequest, CancelKeyDel
 ) => {
   const key = await resolveKey(context, input.KeyId as string, "kms:CancelKeyDeletion");
   const cancelled = await context.services.store.updateKey(
-    key.keyId,
+    storeKeyId(key),
     { keyState: "Disabled", deletionDate: null, pendingDeletionWindowInDays: null },
-    ["PendingDeletion"],
+    ["PendingDeletion", "PendingReplicaDeletion"],
   );
   if (!cancelled) throw new KMSInvalidStateException(`${keyArn(key)} is not pending deletion.`);
+  // A key with imported material that is missing goes back to PendingImport, not Disabled.
+  if (key.origin === "EXTERNAL") await context.services.store.refreshImportState(storeKeyId(key));
   return { KeyId: keyArn(key) };
 };

@@ -4,6 +4,7 @@ import type { KeyUsageLedger } from "../audit/key-usage.js";
 import type { BackingKeys } from "../crypto/backing-keys.js";
 import type { DataKeyPairSpec } from "../crypto/data-key-pair-spec.js";
 import type { Caller } from "../domain/principal.js";
+import type { TokenClusters } from "../hsm/token-clusters.js";
 import type { Authorizer } from "../policy/authorizer.js";
 import type { RequestQuotas } from "../quota/request-quotas.js";
 import type { RootOfTrust } from "../root/root-of-trust.js";
@@ -33,6 +34,8 @@ export interface Services {
   readonly now: () => Date;
   /** SM2 is a China-regions key spec in AWS; Trent offers it everywhere unless this is false. */
   readonly allowSm2: boolean;
+  /** The PKCS#11 tokens behind custom key stores, and this process's sessions on them; none when absent. */
+  readonly customKeyStores?: TokenClusters;
 }
 
 /** One request as an operation sees it: who asks, and what the request touched (for audit). */

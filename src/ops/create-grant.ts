@@ -1,6 +1,6 @@
 import type { CreateGrantRequest, CreateGrantResponse } from "@aws-sdk/client-kms";
 import { AlreadyExistsException, ValidationException } from "../domain/errors.js";
-import { type KmsKey, keyArn } from "../domain/key.js";
+import { type KmsKey, keyArn, storeKeyId } from "../domain/key.js";
 import type { RequestConditions } from "../policy/authorizer.js";
 import {
   constraintsSupported,
@@ -39,13 +39,13 @@ export const createGrant: Operation<CreateGrantRequest, CreateGrantResponse> = a
   const { caller, services } = context;
   const name = input.Name ?? null;
   if (name !== null) {
-    const existing = await services.store.findGrantByName(key.keyId, name);
+    const existing = await services.store.findGrantByName(storeKeyId(key), name);
     if (existing) return retried(existing, requested, key, input);
   }
   stopIfDryRun(input);
   const grant: Grant = {
     grantId: newGrantId(),
-    keyId: key.keyId,
+    keyId: storeKeyId(key),
     name,
     ...requested,
     issuingAccount: caller.accountId,
@@ -53,7 +53,7 @@ export const createGrant: Operation<CreateGrantRequest, CreateGrantResponse> = a
   };
   if (!(await services.store.createGrant(grant))) {
     // A concurrent request created a grant of this name first; answer as if this one were its retry.
-    const winner = name === null ? undefined : await services.store.findGrantByName(key.keyId, name);
+    const winner = name === null ? undefined : await services.store.findGrantByName(storeKeyId(key), name);
     if (!winner) throw new Error(`grant ${grant.grantId} was not stored`);
     return retried(winner, requested, key, input);
   }

@@ -3,11 +3,12 @@ import type { CreateKeyRequest, CreateKeyResponse, KeySpec } from "@aws-sdk/clie
 import { generateKeyMaterial } from "../crypto/key-material.js";
 import { defaultKeyPolicy } from "../domain/default-key-policy.js";
 import { LimitExceededException, UnsupportedOperationException, ValidationException } from "../domain/errors.js";
-import { describeKey, type KmsKey, type Tag } from "../domain/key.js";
+import { describeKey, type KmsKey, newMultiRegionKeyId, type Tag } from "../domain/key.js";
 import { keySpecInfo } from "../domain/key-specs.js";
 import type { RequestConditions } from "../policy/authorizer.js";
 import { authorize } from "./authorize.js";
 import type { Operation } from "./context.js";
+import { createKeyInCustomKeyStore, requireCloudHsmKeyRequest } from "./custom-key-store-keys.js";
 import { bypassLockoutCondition, checkKeyPolicy } from "./key-policy.js";
 import { MAX_TAGS_PER_KEY, requestTagConditions, validateTags } from "./tags.js";
 
@@ -34,12 +35,14 @@ export const createKey: Operation<CreateKeyRequest, CreateKeyResponse> = async (
     throw new UnsupportedOperationException("KeySpec SM2 is not supported in this region.");
   }
   const origin = input.Origin ?? "AWS_KMS";
-  if (origin !== "AWS_KMS") throw new UnsupportedOperationException(`Trent does not support Origin ${origin} yet.`);
-  if (input.CustomKeyStoreId !== undefined || input.XksKeyId !== undefined) {
-    throw new UnsupportedOperationException("Trent does not support custom key stores.");
+  requireCloudHsmKeyRequest(input, keySpec, keyUsage);
+  if (origin !== "AWS_KMS" && origin !== "EXTERNAL" && origin !== "AWS_CLOUDHSM") {
+    throw new UnsupportedOperationException(`Trent does not support Origin ${origin} yet.`);
   }
-  if (input.MultiRegion === true)
-    throw new UnsupportedOperationException("Trent does not support multi-Region keys yet.");
+  const multiRegion = input.MultiRegion === true;
+  if (multiRegion && input.CustomKeyStoreId !== undefined) {
+    throw new UnsupportedOperationException("You cannot create a multi-Region key in a custom key store.");
+  }
   const tags = (input.Tags ?? []) as Tag[];
   validateTags(tags);
   if (tags.length > MAX_TAGS_PER_KEY)
@@ -48,7 +51,7 @@ export const createKey: Operation<CreateKeyRequest, CreateKeyResponse> = async (
   await authorize(context, "kms:CreateKey", null, createKeyConditions(input, keySpec, keyUsage, origin, tags));
 
   const key: KmsKey = {
-    keyId: randomUUID(),
+    keyId: multiRegion ? newMultiRegionKeyId() : randomUUID(),
     accountId: caller.accountId,
     region: caller.region,
     createdAt: services.now(),
@@ -56,21 +59,29 @@ export const createKey: Operation<CreateKeyRequest, CreateKeyResponse> = async (
     keySpec,
     keyUsage,
     origin,
-    keyState: "Enabled",
+    // A key for imported material has none until ImportKeyMaterial (docs/byok.md).
+    keyState: origin === "EXTERNAL" ? "PendingImport" : "Enabled",
     deletionDate: null,
     pendingDeletionWindowInDays: null,
     policy: input.Policy ?? defaultKeyPolicy(caller.accountId),
     currentVersion: FIRST_KEY_VERSION,
     rotationPeriodInDays: null,
     nextRotationDate: null,
+    ...(multiRegion ? { primaryRegion: caller.region } : {}),
+    ...(input.CustomKeyStoreId === undefined ? {} : { customKeyStoreId: input.CustomKeyStoreId }),
   };
   if (input.Policy !== undefined)
     await checkKeyPolicy(context, key, input.Policy, input.BypassPolicyLockoutSafetyCheck);
-  const wrappedMaterial = await services.backingKeys.create(
-    key.keyId,
-    key.currentVersion,
-    await generateKeyMaterial(keySpec),
-  );
+  // A key in a custom key store is made in its token and has no key material outside it.
+  if (key.customKeyStoreId !== undefined) {
+    return {
+      KeyMetadata: await createKeyInCustomKeyStore(context, { ...key, customKeyStoreId: key.customKeyStoreId }, tags),
+    };
+  }
+  const wrappedMaterial =
+    origin === "EXTERNAL"
+      ? null
+      : await services.backingKeys.create(key.keyId, key.currentVersion, await generateKeyMaterial(keySpec));
   await services.store.createKey(key, wrappedMaterial, tags);
   return { KeyMetadata: describeKey(key) };
 };
@@ -86,6 +97,7 @@ function createKeyConditions(
     "kms:KeySpec": keySpec,
     "kms:KeyUsage": keyUsage,
     "kms:KeyOrigin": origin,
+    "kms:MultiRegion": String(input.MultiRegion === true),
     ...bypassLockoutCondition(input.BypassPolicyLockoutSafetyCheck),
     ...requestTagConditions(tags),
   };

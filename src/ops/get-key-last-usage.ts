@@ -3,6 +3,7 @@ import type {
   GetKeyLastUsageResponse,
   KeyLastUsageTrackingOperation,
 } from "@aws-sdk/client-kms";
+import { storeKeyId } from "../domain/key.js";
 import type { Operation } from "./context.js";
 import { resolveKey } from "./key-access.js";
 
@@ -14,7 +15,7 @@ import { resolveKey } from "./key-access.js";
 export const getKeyLastUsage: Operation<GetKeyLastUsageRequest, GetKeyLastUsageResponse> = async (context, input) => {
   const key = await resolveKey(context, input.KeyId as string, "kms:GetKeyLastUsage");
   const ledger = context.services.keyUsage;
-  const [usage, since] = await Promise.all([ledger.lastUsage(key.keyId), ledger.trackingSince()]);
+  const [usage, since] = await Promise.all([ledger.lastUsage(storeKeyId(key)), ledger.trackingSince()]);
   return {
     KeyId: key.keyId,
     ...(usage === undefined

@@ -3,6 +3,7 @@ import { keyArn } from "../domain/key.js";
 import type { Operation } from "./context.js";
 import { resolveKey } from "./key-access.js";
 import { requireReadableRotation } from "./key-rotation.js";
+import { primaryCopy } from "./multi-region.js";
 
 /**
  * A key pending deletion reports rotation off, as AWS does; its schedule is kept and reported
@@ -15,11 +16,16 @@ export const getKeyRotationStatus: Operation<GetKeyRotationStatusRequest, GetKey
 ) => {
   const key = await resolveKey(context, input.KeyId as string, "kms:GetKeyRotationStatus");
   requireReadableRotation(key);
-  const enabled = key.rotationPeriodInDays !== null && key.keyState !== "PendingDeletion";
+  // A multi-Region key's rotation is a shared property: a replica reports its primary's schedule.
+  const schedule = await primaryCopy(context, key);
+  const pendingDeletion = key.keyState === "PendingDeletion" || key.keyState === "PendingReplicaDeletion";
+  const enabled = schedule.rotationPeriodInDays !== null && !pendingDeletion;
   return {
     KeyId: keyArn(key),
     KeyRotationEnabled: enabled,
-    ...(enabled && key.rotationPeriodInDays !== null ? { RotationPeriodInDays: key.rotationPeriodInDays } : {}),
-    ...(enabled && key.nextRotationDate !== null ? { NextRotationDate: key.nextRotationDate } : {}),
+    ...(enabled && schedule.rotationPeriodInDays !== null
+      ? { RotationPeriodInDays: schedule.rotationPeriodInDays }
+      : {}),
+    ...(enabled && schedule.nextRotationDate !== null ? { NextRotationDate: schedule.nextRotationDate } : {}),
   };
 };

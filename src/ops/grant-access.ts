@@ -1,5 +1,5 @@
 import { InvalidGrantIdException, NotFoundException } from "../domain/errors.js";
-import { type KmsKey, keyArn } from "../domain/key.js";
+import { type KmsKey, keyArn, storeKeyId } from "../domain/key.js";
 import { parseKeyReference } from "../domain/key-reference.js";
 import { isGrantId } from "../policy/grants.js";
 import type { Grant } from "../store/store.js";
@@ -17,7 +17,7 @@ export function grantNotFound(grantId: string, key: KmsKey): NotFoundException {
 export async function grantOnKey(context: OperationContext, key: KmsKey, grantId: string): Promise<Grant> {
   requireGrantId(grantId);
   const grant = await context.services.store.getGrant(grantId);
-  if (!grant || grant.keyId !== key.keyId) throw grantNotFound(grantId, key);
+  if (!grant || grant.keyId !== storeKeyId(key)) throw grantNotFound(grantId, key);
   return grant;
 }
 

@@ -5,12 +5,13 @@ import {
   KMSInvalidStateException,
   NotFoundException,
 } from "../domain/errors.js";
-import { aliasArn, type KmsKey, keyArn } from "../domain/key.js";
+import { aliasArn, type KmsKey, keyArn, storeKeyId } from "../domain/key.js";
 import { parseKeyReference } from "../domain/key-reference.js";
 import type { RequestConditions } from "../policy/authorizer.js";
 import type { RequestedGrant } from "../policy/grants.js";
 import { authorize } from "./authorize.js";
 import type { OperationContext } from "./context.js";
+import { withMaterialExpiry } from "./imported-key-material.js";
 
 /**
  * Resolves a KeyId parameter to a key, checks that the caller may perform `action` on it, and
@@ -68,11 +69,11 @@ export async function findKey(context: OperationContext, keyIdParameter: string)
       const accountId = reference.kind === "keyArn" ? reference.accountId : caller.accountId;
       const region = reference.kind === "keyArn" ? reference.region : caller.region;
       if (region !== caller.region) throw new NotFoundException(`Invalid arn ${region}`);
-      const key = await services.store.getKey(reference.keyId);
+      const key = await services.store.getKey(storeKeyId({ keyId: reference.keyId, region }));
       if (!key || key.accountId !== accountId || key.region !== region) {
         throw new NotFoundException(`Key '${keyArn({ region, accountId, keyId: reference.keyId })}' does not exist`);
       }
-      return key;
+      return withMaterialExpiry(key, services.now());
     }
     case "aliasName":
     case "aliasArn": {
@@ -80,9 +81,9 @@ export async function findKey(context: OperationContext, keyIdParameter: string)
       const region = reference.kind === "aliasArn" ? reference.region : caller.region;
       if (region !== caller.region) throw new NotFoundException(`Invalid arn ${region}`);
       const alias = await services.store.getAlias(accountId, region, reference.aliasName);
-      const key = alias && (await services.store.getKey(alias.targetKeyId));
+      const key = alias && (await services.store.getKey(storeKeyId({ keyId: alias.targetKeyId, region })));
       if (!key) throw new NotFoundException(`Alias ${aliasArn(region, accountId, reference.aliasName)} is not found.`);
-      return key;
+      return withMaterialExpiry(key, services.now());
     }
     case "invalid":
       throw new NotFoundException(`Invalid keyId '${keyIdParameter}'`);

@@ -1,7 +1,8 @@
 import { KMSInvalidStateException, UnsupportedOperationException } from "../domain/errors.js";
-import { type KmsKey, keyArn, type RotationType } from "../domain/key.js";
+import { type KmsKey, keyArn, type RotationType, storeKeyId } from "../domain/key.js";
 import type { Services } from "./context.js";
 import { requireUsable } from "./key-access.js";
+import { requireNotReplica } from "./multi-region.js";
 
 export const DEFAULT_ROTATION_PERIOD_DAYS = 365;
 const DAY_MS = 86_400_000;
@@ -27,16 +28,23 @@ export function requireRotatableKind(key: KmsKey): void {
   }
 }
 
-/** Enable/DisableKeyRotation and RotateKeyOnDemand: a rotatable key in the Enabled state. */
+/** Enable/DisableKeyRotation and RotateKeyOnDemand: a rotatable key in the Enabled state (a primary, if multi-Region). */
 export function requireRotatableNow(key: KmsKey): void {
   requireRotatableKind(key);
+  requireNotReplica(key);
   requireUsable(key);
 }
 
 /** The reads (GetKeyRotationStatus, ListKeyRotations) work in every state but the transitional ones. */
 export function requireReadableRotation(key: KmsKey): void {
-  requireRotatableKind(key);
-  if (key.keyState === "PendingImport" || key.keyState === "Unavailable" || key.keyState === "Creating") {
+  // Symmetric keys with imported material rotate on demand; their materials list while PendingImport too.
+  const imported = key.origin === "EXTERNAL" && key.keySpec === "SYMMETRIC_DEFAULT";
+  if (!imported) requireRotatableKind(key);
+  if (
+    (key.keyState === "PendingImport" && !imported) ||
+    key.keyState === "Unavailable" ||
+    key.keyState === "Creating"
+  ) {
     throw new KMSInvalidStateException(
       `${keyArn(key)} is ${key.keyState === "PendingImport" ? "pending import" : key.keyState.toLowerCase()}.`,
     );
@@ -57,7 +65,7 @@ export async function rotate(
 ): Promise<boolean> {
   const wrappedMaterial = await services.backingKeys.create(key.keyId, key.currentVersion + 1);
   return services.store.rotateKey({
-    keyId: key.keyId,
+    keyId: storeKeyId(key),
     fromVersion: key.currentVersion,
     wrappedMaterial,
     rotationType,

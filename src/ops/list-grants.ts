@@ -1,4 +1,5 @@
 import type { ListGrantsRequest, ListGrantsResponse } from "@aws-sdk/client-kms";
+import { storeKeyId } from "../domain/key.js";
 import type { Grant, Page } from "../store/store.js";
 import type { Operation } from "./context.js";
 import { requireGrantId } from "./grant-access.js";
@@ -23,9 +24,9 @@ export const listGrants: Operation<ListGrantsRequest, ListGrantsResponse> = asyn
       (input.GranteePrincipal === undefined || grant.granteePrincipal === input.GranteePrincipal);
     page = pageOfGrants(matches ? [grant] : [], after, limit);
   } else if (input.GranteePrincipal !== undefined) {
-    page = pageOfGrants(await store.grantsFor(key.keyId, input.GranteePrincipal), after, limit);
+    page = pageOfGrants(await store.grantsFor(storeKeyId(key), input.GranteePrincipal), after, limit);
   } else {
-    page = await store.listGrants(key.keyId, after, limit);
+    page = await store.listGrants(storeKeyId(key), after, limit);
   }
   return { Grants: page.items.map((grant) => grantListEntry(grant, key)), ...pageOutput(page.next) };
 };

@@ -1,9 +1,10 @@
 import type { ListKeyRotationsRequest, ListKeyRotationsResponse, RotationsListEntry } from "@aws-sdk/client-kms";
 import { InvalidMarkerException } from "../domain/errors.js";
-import { keyArn, keyMaterialId } from "../domain/key.js";
+import { keyArn, keyMaterialId, storeKeyId } from "../domain/key.js";
 import type { Operation } from "./context.js";
 import { resolveKey } from "./key-access.js";
 import { requireReadableRotation } from "./key-rotation.js";
+import { listImportedKeyMaterial } from "./list-imported-key-material.js";
 import { decodeMarker, pageOutput, pageSize } from "./pagination.js";
 
 /**
@@ -20,9 +21,10 @@ export const listKeyRotations: Operation<ListKeyRotationsRequest, ListKeyRotatio
     throw new InvalidMarkerException("The marker is not valid; pass the NextMarker of a previous response.");
   const key = await resolveKey(context, input.KeyId as string, "kms:ListKeyRotations");
   requireReadableRotation(key);
+  if (key.origin === "EXTERNAL") return listImportedKeyMaterial(context, key, input, after);
   const firstIncluded = input.IncludeKeyMaterial === "ALL_KEY_MATERIAL" ? 0 : 1;
   const page = await context.services.store.listKeyMaterial(
-    key.keyId,
+    storeKeyId(key),
     Math.max(after ?? 0, firstIncluded),
     pageSize(input.Limit, 100, 1000),
   );

@@ -1,4 +1,5 @@
 import type { PutKeyPolicyRequest } from "@aws-sdk/client-kms";
+import { storeKeyId } from "../domain/key.js";
 import type { Operation } from "./context.js";
 import { resolveKey } from "./key-access.js";
 import { bypassLockoutCondition, checkKeyPolicy, requireDefaultPolicyName } from "./key-policy.js";
@@ -13,6 +14,6 @@ export const putKeyPolicy: Operation<PutKeyPolicyRequest, Record<string, never>>
   );
   const policy = input.Policy as string;
   await checkKeyPolicy(context, key, policy, input.BypassPolicyLockoutSafetyCheck);
-  await context.services.store.updateKey(key.keyId, { policy });
+  await context.services.store.updateKey(storeKeyId(key), { policy });
   return {};
 };

@@ -16,7 +16,8 @@ export const retireGrant: Operation<RetireGrantRequest, Record<string, never>> =
   const grant = await context.services.store.getGrant(grantId);
   if (!grant) throw new NotFoundException(`Grant ID ${grantId} not found`);
   const key = await context.services.store.getKey(grant.keyId);
-  if (!key) throw new NotFoundException(`Grant ID ${grantId} not found`);
+  // Grants are regional, as their keys are.
+  if (!key || key.region !== context.caller.region) throw new NotFoundException(`Grant ID ${grantId} not found`);
   context.resources.push(keyArn(key));
   if (input.KeyId !== undefined && !(await keyParameterNames(context, input.KeyId, key))) {
     throw grantNotFound(grantId, key);

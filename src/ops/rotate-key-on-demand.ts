@@ -1,9 +1,10 @@
 import type { RotateKeyOnDemandRequest, RotateKeyOnDemandResponse } from "@aws-sdk/client-kms";
 import { ConflictException, LimitExceededException } from "../domain/errors.js";
-import { keyArn } from "../domain/key.js";
+import { keyArn, storeKeyId } from "../domain/key.js";
 import type { Operation } from "./context.js";
 import { resolveKey } from "./key-access.js";
 import { requireRotatableNow, rotate } from "./key-rotation.js";
+import { rotateImportedKeyOnDemand } from "./rotate-imported-key-material.js";
 
 /** AWS's quota of on-demand rotations per key; it cannot be raised. */
 export const MAX_ON_DEMAND_ROTATIONS = 25;
@@ -16,6 +17,7 @@ export const rotateKeyOnDemand: Operation<RotateKeyOnDemandRequest, RotateKeyOnD
   input,
 ) => {
   const key = await resolveKey(context, input.KeyId as string, "kms:RotateKeyOnDemand");
+  if (key.origin === "EXTERNAL") return rotateImportedKeyOnDemand(context, key, MAX_ON_DEMAND_ROTATIONS);
   requireRotatableNow(key);
   const { services } = context;
   const now = services.now();
@@ -24,7 +26,7 @@ export const rotateKeyOnDemand: Operation<RotateKeyOnDemandRequest, RotateKeyOnD
       `${keyArn(key)} has an automatic rotation in progress or due within 20 minutes; try again later.`,
     );
   }
-  if ((await services.store.countRotations(key.keyId, "ON_DEMAND")) >= MAX_ON_DEMAND_ROTATIONS) {
+  if ((await services.store.countRotations(storeKeyId(key), "ON_DEMAND")) >= MAX_ON_DEMAND_ROTATIONS) {
     throw new LimitExceededException(
       `${keyArn(key)} has reached the quota of ${MAX_ON_DEMAND_ROTATIONS} on-demand rotations per key.`,
     );

@@ -1,4 +1,4 @@
-import type { KmsKey } from "../domain/key.js";
+import { type KmsKey, storeKeyId } from "../domain/key.js";
 import type { KeyChanges } from "../store/store.js";
 import type { OperationContext } from "./context.js";
 import { requireRotatableNow } from "./key-rotation.js";
@@ -10,6 +10,6 @@ export async function updateRotationSchedule(
   changes: Pick<KeyChanges, "rotationPeriodInDays" | "nextRotationDate">,
 ): Promise<void> {
   const { store } = context.services;
-  if (await store.updateKey(key.keyId, changes, ["Enabled"])) return;
-  requireRotatableNow((await store.getKey(key.keyId)) ?? key);
+  if (await store.updateKey(storeKeyId(key), changes, ["Enabled"])) return;
+  requireRotatableNow((await store.getKey(storeKeyId(key))) ?? key);
 }

@@ -1,7 +1,8 @@
 import type { ScheduleKeyDeletionRequest, ScheduleKeyDeletionResponse } from "@aws-sdk/client-kms";
 import { KMSInvalidStateException, ValidationException } from "../domain/errors.js";
-import { keyArn } from "../domain/key.js";
+import { keyArn, storeKeyId } from "../domain/key.js";
 import type { Operation } from "./context.js";
+import { multiRegionKeyRegions } from "./describe-key.js";
 import { requireNotPendingDeletion, resolveKey } from "./key-access.js";
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -20,9 +21,19 @@ export const scheduleKeyDeletion: Operation<ScheduleKeyDeletionRequest, Schedule
   }
   const key = await resolveKey(context, input.KeyId as string, "kms:ScheduleKeyDeletion");
   requireNotPendingDeletion(key);
+  if (key.primaryRegion === key.region && (await multiRegionKeyRegions(context.services, key)).length > 1) {
+    // A multi-Region primary outlives its replicas: its window starts when the last one is deleted.
+    const waiting = await context.services.store.updateKey(
+      storeKeyId(key),
+      { keyState: "PendingReplicaDeletion", deletionDate: null, pendingDeletionWindowInDays: days },
+      ["Enabled", "Disabled", "PendingImport"],
+    );
+    if (!waiting) throw new KMSInvalidStateException(`${keyArn(key)} is pending deletion.`);
+    return { KeyId: keyArn(key), KeyState: "PendingReplicaDeletion", PendingWindowInDays: days };
+  }
   const deletionDate = new Date(context.services.now().getTime() + days * DAY_MS);
   const scheduled = await context.services.store.updateKey(
-    key.keyId,
+    storeKeyId(key),
     { keyState: "PendingDeletion", deletionDate, pendingDeletionWindowInDays: days },
     ["Enabled", "Disabled", "PendingImport"],
   );

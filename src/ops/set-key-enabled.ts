@@ -1,5 +1,5 @@
 import { KMSInvalidStateException } from "../domain/errors.js";
-import { keyArn } from "../domain/key.js";
+import { keyArn, storeKeyId } from "../domain/key.js";
 import type { OperationContext } from "./context.js";
 import { requireNotPendingDeletion, resolveKey } from "./key-access.js";
 
@@ -15,10 +15,10 @@ export async function setKeyEnabled(
 ): Promise<Record<string, never>> {
   const key = await resolveKey(context, keyIdParameter, action);
   const { store } = context.services;
-  if (await store.updateKey(key.keyId, { keyState: enabled ? "Enabled" : "Disabled" }, ["Enabled", "Disabled"])) {
+  if (await store.updateKey(storeKeyId(key), { keyState: enabled ? "Enabled" : "Disabled" }, ["Enabled", "Disabled"])) {
     return {};
   }
-  const current = (await store.getKey(key.keyId)) ?? key;
+  const current = (await store.getKey(storeKeyId(key))) ?? key;
   requireNotPendingDeletion(current);
   const state = current.keyState === "PendingImport" ? "pending import" : current.keyState;
   throw new KMSInvalidStateException(`${keyArn(current)} is ${state}.`);

@@ -1,5 +1,11 @@
 import type { EncryptionAlgorithmSpec } from "@aws-sdk/client-kms";
-import { decryptBlob, encryptBlob, MalformedCiphertextError, parseBlobHeader } from "../crypto/ciphertext.js";
+import {
+  ANY_KEY_TYPE,
+  decryptBlob,
+  encryptBlob,
+  MalformedCiphertextError,
+  parseBlobHeader,
+} from "../crypto/ciphertext.js";
 import { type EncryptionContext, encodeEncryptionContext } from "../crypto/encryption-context.js";
 import {
   IncorrectKeyException,
@@ -7,12 +13,14 @@ import {
   InvalidKeyUsageException,
   ValidationException,
 } from "../domain/errors.js";
-import { type KmsKey, keyArn, keyMaterialId } from "../domain/key.js";
+import { type KmsKey, keyArn, keyMaterialId, storeKeyId } from "../domain/key.js";
 import type { RequestConditions } from "../policy/authorizer.js";
 import { keyMaterial } from "./asymmetric-access.js";
 import { authorize, encryptionContextConditions } from "./authorize.js";
 import type { OperationContext } from "./context.js";
+import { openInCustomKeyStore, sealInCustomKeyStore } from "./custom-key-store-keys.js";
 import { stopIfDryRun } from "./dry-run.js";
+import { withMaterialExpiry } from "./imported-key-material.js";
 import { admitKeyUse, requireSymmetricEncryptionKey, resolveKey } from "./key-access.js";
 
 /** AWS's limit on an encryption context: the UTF-8 bytes of all keys and values together. */
@@ -46,6 +54,10 @@ export async function sealUnderKey(
   plaintext: Uint8Array,
   encodedContext: Buffer,
 ): Promise<{ ciphertext: Buffer; keyMaterialId: string }> {
+  if (key.customKeyStoreId !== undefined) {
+    const ciphertext = await sealInCustomKeyStore(context.services, key, plaintext, encodedContext);
+    return { ciphertext, keyMaterialId: keyMaterialId(key.keyId, key.currentVersion) };
+  }
   // The current version's backing key; only a key deleted while this request was in flight has none.
   const backingKey = await keyMaterial(context.services, key);
   const ciphertext = encryptBlob(
@@ -100,7 +112,7 @@ export async function openBlob(
 ): Promise<OpenedCiphertext> {
   let header: ReturnType<typeof parseBlobHeader>;
   try {
-    header = parseBlobHeader(blob);
+    header = parseBlobHeader(blob, ANY_KEY_TYPE);
   } catch (error) {
     if (error instanceof MalformedCiphertextError) throw invalidCiphertext();
     throw error;
@@ -114,15 +126,26 @@ export async function openBlob(
       );
     }
   } else {
-    const found = await context.services.store.getKey(header.keyId);
+    const found = await context.services.store.getKey(
+      storeKeyId({ keyId: header.keyId, region: context.caller.region }),
+    );
     if (!found || found.region !== context.caller.region) throw invalidCiphertext();
-    key = found;
+    key = withMaterialExpiry(found, context.services.now());
     admitKeyUse(context, action, key);
     context.resources.push(keyArn(key));
     await authorize(context, action, key, conditions);
   }
   requireSymmetricEncryptionKey(key, operation);
-  const backingKey = await context.services.backingKeys.get(key.keyId, header.keyVersion);
+  if (key.customKeyStoreId !== undefined) {
+    try {
+      const plaintext = await openInCustomKeyStore(context.services, key, blob, encodedContext);
+      return { key, plaintext, keyMaterialId: keyMaterialId(key.keyId, header.keyVersion) };
+    } catch (error) {
+      if (error instanceof MalformedCiphertextError) throw invalidCiphertext();
+      throw error;
+    }
+  }
+  const backingKey = await context.services.backingKeys.get(key, header.keyVersion);
   if (!backingKey) throw invalidCiphertext();
   try {
     const plaintext = decryptBlob(backingKey, blob, encodedContext);

@@ -1,4 +1,5 @@
 import type { UntagResourceRequest } from "@aws-sdk/client-kms";
+import { storeKeyId } from "../domain/key.js";
 import type { Operation } from "./context.js";
 import { requireNotPendingDeletion, resolveKey } from "./key-access.js";
 
@@ -7,6 +8,6 @@ export const untagResource: Operation<UntagResourceRequest, Record<string, never
     "aws:TagKeys": input.TagKeys as string[],
   });
   requireNotPendingDeletion(key);
-  await context.services.store.removeTags(key.keyId, input.TagKeys as string[]);
+  await context.services.store.removeTags(storeKeyId(key), input.TagKeys as string[]);
   return {};
 };

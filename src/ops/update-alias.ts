@@ -1,6 +1,6 @@
 import type { UpdateAliasRequest } from "@aws-sdk/client-kms";
 import { NotFoundException, ValidationException } from "../domain/errors.js";
-import { aliasArn } from "../domain/key.js";
+import { aliasArn, storeKeyId } from "../domain/key.js";
 import { validateAliasName } from "./alias-name.js";
 import type { Operation } from "./context.js";
 import { requireNotPendingDeletion, resolveKey } from "./key-access.js";
@@ -12,7 +12,7 @@ export const updateAlias: Operation<UpdateAliasRequest, Record<string, never>> =
   const alias = await services.store.getAlias(caller.accountId, caller.region, aliasName);
   if (!alias)
     throw new NotFoundException(`Alias ${aliasArn(caller.region, caller.accountId, aliasName)} is not found.`);
-  const current = await services.store.getKey(alias.targetKeyId);
+  const current = await services.store.getKey(storeKeyId({ keyId: alias.targetKeyId, region: alias.region }));
   const target = await resolveKey(context, input.TargetKeyId as string, "kms:UpdateAlias");
   requireNotPendingDeletion(target);
   if (current && (current.keyUsage !== target.keyUsage || current.keySpec !== target.keySpec)) {

@@ -1,4 +1,5 @@
 import type { UpdateKeyDescriptionRequest } from "@aws-sdk/client-kms";
+import { storeKeyId } from "../domain/key.js";
 import type { Operation } from "./context.js";
 import { requireNotPendingDeletion, resolveKey } from "./key-access.js";
 
@@ -8,6 +9,6 @@ export const updateKeyDescription: Operation<UpdateKeyDescriptionRequest, Record
 ) => {
   const key = await resolveKey(context, input.KeyId as string, "kms:UpdateKeyDescription");
   requireNotPendingDeletion(key);
-  await context.services.store.updateKey(key.keyId, { description: input.Description as string });
+  await context.services.store.updateKey(storeKeyId(key), { description: input.Description as string });
   return {};
 };

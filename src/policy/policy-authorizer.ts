@@ -1,4 +1,4 @@
-import { type KmsKey, keyArn } from "../domain/key.js";
+import { type KmsKey, keyArn, storeKeyId } from "../domain/key.js";
 import { accountRootArn } from "../domain/principal.js";
 import type { KeyStore } from "../store/store.js";
 import { type AuthorizationRequest, type Authorizer, accessDenied } from "./authorizer.js";
@@ -108,8 +108,8 @@ export class PolicyAuthorizer implements Authorizer {
     const operation = grantOperationForAction(request.action);
     if (operation === null) return false;
     const grants = [
-      ...(await this.store.grantsFor(key.keyId, request.caller.principalArn)),
-      ...(await this.store.grantsFor(key.keyId, accountRootArn(request.caller.accountId))),
+      ...(await this.store.grantsFor(storeKeyId(key), request.caller.principalArn)),
+      ...(await this.store.grantsFor(storeKeyId(key), accountRootArn(request.caller.accountId))),
     ];
     const encryptionContext = requestEncryptionContext(request);
     return grants.some((grant) => grantAllows(grant, operation, encryptionContext, request.requestedGrant));
@@ -134,8 +134,11 @@ export class PolicyAuthorizer implements Authorizer {
       values.set("kms:keyspec", [key.keySpec]);
       values.set("kms:keyusage", [key.keyUsage]);
       values.set("kms:keyorigin", [key.origin]);
-      values.set("kms:multiregion", ["false"]);
-      const tags = await this.store.listTags(key.keyId, null, 50);
+      values.set("kms:multiregion", [String(key.primaryRegion !== undefined)]);
+      if (key.primaryRegion !== undefined) {
+        values.set("kms:multiregionkeytype", [key.region === key.primaryRegion ? "PRIMARY" : "REPLICA"]);
+      }
+      const tags = await this.store.listTags(storeKeyId(key), null, 50);
       for (const tag of tags.items) values.set(`aws:resourcetag/${tag.TagKey.toLowerCase()}`, [tag.TagValue]);
       const aliases = await this.store.listAliases(key.accountId, key.region, key.keyId, null, 100);
       values.set(

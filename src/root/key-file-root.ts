@@ -4,7 +4,8 @@ import { join } from "node:path";
 import { writeFileAtomically } from "../store/atomic-file.js";
 import type { RootOfTrust } from "./root-of-trust.js";
 
-const WRAP_FORMAT_VERSION = 1;
+/** The first byte of every value this root wraps (the PKCS#11 root's is another), so each says which kind of root made it. */
+export const KEY_FILE_ROOT_FORMAT = 1;
 const NONCE_BYTES = 12;
 const TAG_BYTES = 16;
 
@@ -64,11 +65,11 @@ export class KeyFileRoot implements RootOfTrust {
     const cipher = createCipheriv("aes-256-gcm", this.wrappingKey, nonce);
     cipher.setAAD(Buffer.from(context, "utf8"));
     const body = Buffer.concat([cipher.update(plaintext), cipher.final()]);
-    return Buffer.concat([Buffer.of(WRAP_FORMAT_VERSION), nonce, body, cipher.getAuthTag()]);
+    return Buffer.concat([Buffer.of(KEY_FILE_ROOT_FORMAT), nonce, body, cipher.getAuthTag()]);
   }
 
   async unwrap(wrapped: Buffer, context: string): Promise<Buffer> {
-    if (wrapped.length < 1 + NONCE_BYTES + TAG_BYTES || wrapped[0] !== WRAP_FORMAT_VERSION) {
+    if (wrapped.length < 1 + NONCE_BYTES + TAG_BYTES || wrapped[0] !== KEY_FILE_ROOT_FORMAT) {
       throw new RootKeyError("wrapped value is malformed");
     }
     const nonce = wrapped.subarray(1, 1 + NONCE_BYTES);

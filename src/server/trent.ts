@@ -16,17 +16,22 @@ import { BackingKeys } from "../crypto/backing-keys.js";
 import type { DataKeyPairSpec } from "../crypto/data-key-pair-spec.js";
 import { KeyPairPool } from "../crypto/key-pair-pool.js";
 import { userArn } from "../domain/principal.js";
+import { TokenClusters } from "../hsm/token-clusters.js";
 import type { Services } from "../ops/context.js";
 import { deleteDueKeys } from "../ops/delete-due-keys.js";
+import { expireImportedKeyMaterial } from "../ops/expire-imported-key-material.js";
 import { rotateDueKeys } from "../ops/rotate-due-keys.js";
 import { PolicyAuthorizer } from "../policy/policy-authorizer.js";
 import { DkmsEdge } from "../protocol/alibaba/dkms-edge.js";
 import { AwsJsonEdge } from "../protocol/aws/aws-json-edge.js";
 import type { QuotaSettings } from "../quota/quota-settings.js";
 import { requestQuotasFor } from "../quota/request-quotas.js";
-import { KeyFileRoot, RootKeyError } from "../root/key-file-root.js";
-import { createRootCheck, rootCheckMatches } from "../root/root-check.js";
+import type { RootConfig } from "../root/available-roots.js";
+import { RootKeyError } from "../root/key-file-root.js";
+import { purposeKey } from "../root/purpose-keys.js";
+import { rootCheckMatches } from "../root/root-check.js";
 import type { RootOfTrust } from "../root/root-of-trust.js";
+import { openStoreRoot, StoreRoot } from "../root/store-root.js";
 import { writeFileAtomically } from "../store/atomic-file.js";
 import { CachingKeyStore, DEFAULT_CACHE_OPTIONS } from "../store/caching-store.js";
 import { MeasuredKeyStore } from "../store/measured-store.js";
@@ -52,6 +57,10 @@ export interface TrentConfig {
   readonly region: string;
   /** A base64 root key from the environment instead of `<data>/root.key`. */
   readonly rootKey: string | undefined;
+  /** Which root of trust (a key file, or a PKCS#11 token) and where; default: the key file, `rootKey` if given. */
+  readonly root?: RootConfig;
+  /** The PKCS#11 module whose tokens back custom key stores (--pkcs11-module); none without it. */
+  readonly pkcs11Module?: string | undefined;
   readonly keyPairPoolDepth: Record<DataKeyPairSpec, number>;
   readonly keyPairWorkers: number;
   readonly allowSm2: boolean;
@@ -106,19 +115,18 @@ const ADMIN_USER = "admin";
  */
 export async function openDataDirectory(
   dataDir: string,
-  rootKey: string | undefined,
+  rootKey: RootConfig | string | undefined,
   accountId?: string,
   storeUrl?: string,
 ): Promise<DataDirectory> {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const root =
-    rootKey !== undefined ? KeyFileRoot.fromBase64(rootKey) : KeyFileRoot.openOrCreate(join(dataDir, "root.key")).root;
+  const rootConfig: RootConfig = typeof rootKey === "object" ? rootKey : { kind: "file", rootKey };
   const store = await openStore(dataDir, storeUrl);
   try {
-    const storedCheck = await store.getMeta("root_check");
-    if (storedCheck === undefined) {
-      await store.initMeta("root_check", await createRootCheck(root));
-    } else if (!(await rootCheckMatches(root, storedCheck))) {
+    // A new store gets a root (and its root check) of the configured kind; an existing one, the root it is under.
+    const root = await openStoreRoot(store, dataDir, rootConfig, { create: true });
+    if (!(await rootCheckMatches(root, (await store.getMeta("root_check")) as string))) {
+      root.roots.close();
       throw new RootKeyError(`the root key does not match the data in ${dataDir}`);
     }
     const account = await store.initMeta("account_id", accountId ?? randomAccountId());
@@ -237,7 +245,7 @@ async function openAuditTrail(
   const keyUsage = new KeyUsageTracker(store, now);
   await keyUsage.trackingSince();
   const logOptions: AuditLogOptions = {
-    sealKey: await root.deriveKey(AUDIT_SEAL_PURPOSE),
+    sealKey: await purposeKey(store, root, AUDIT_SEAL_PURPOSE),
     fsync: config.auditFsync,
     sealIntervalMs: config.auditSealIntervalMs,
     maxFileBytes: config.auditMaxFileBytes,
@@ -255,7 +263,7 @@ async function openAuditTrail(
   if (config.auditSinks.includes("stdout")) logs.push(AuditLog.toDescriptor(1, logOptions));
   const audit = new AuditTrail({
     logs,
-    correlationKey: await root.deriveKey(AUDIT_CORRELATION_PURPOSE),
+    correlationKey: await purposeKey(store, root, AUDIT_CORRELATION_PURPOSE),
     required: config.auditRequired,
     keyUsage,
     logger,
@@ -269,7 +277,12 @@ async function openAuditTrail(
  * and the credentials file. Run once per start, before any request is served.
  */
 export async function prepareDataDirectory(config: TrentConfig): Promise<{ accountId: string; created: boolean }> {
-  const data = await openDataDirectory(config.dataDir, config.rootKey, config.accountId, config.storeUrl);
+  const data = await openDataDirectory(
+    config.dataDir,
+    config.root ?? config.rootKey,
+    config.accountId,
+    config.storeUrl,
+  );
   try {
     const issued = await ensureAdminCredentials(data, credentialsPath(config), config.region);
     await ensureAdminPolicy(data);
@@ -294,7 +307,12 @@ export async function startTrent(
   const logger = options.logger ?? createLogger(config);
   const siblings = options.siblings;
   const prepared = siblings === undefined ? await prepareDataDirectory(config) : undefined;
-  const data = await openDataDirectory(config.dataDir, config.rootKey, config.accountId, config.storeUrl);
+  const data = await openDataDirectory(
+    config.dataDir,
+    config.root ?? config.rootKey,
+    config.accountId,
+    config.storeUrl,
+  );
 
   const now = () => new Date();
   const metrics = new PrometheusMetrics();
@@ -333,6 +351,7 @@ export async function startTrent(
     }),
     now,
     allowSm2: config.allowSm2,
+    customKeyStores: new TokenClusters(config.pkcs11Module),
   };
   const edge = new AwsJsonEdge(services, new AccessKeys(store, data.root), logger);
   const dkmsEdge = new DkmsEdge(services, new ClientKeys(store), logger, {
@@ -340,7 +359,10 @@ export async function startTrent(
     region: config.region,
   });
   const readiness = new Readiness(
-    { store: () => measuredStore.getMeta("account_id"), rootOfTrust: () => rootOfTrustRoundTrip(data.root) },
+    {
+      store: () => measuredStore.getMeta("account_id"),
+      rootOfTrust: () => rootOfTrustRoundTrip(data.root instanceof StoreRoot ? data.root.storeRoot() : data.root),
+    },
     READY_CHECK_TIMEOUT_MS,
     logger,
   );
@@ -362,6 +384,12 @@ export async function startTrent(
       if (deleted > 0) logger.info({ deleted }, "deleted keys whose deletion window passed");
     } catch (error) {
       logger.error({ err: error }, "deleting due keys failed");
+    }
+    try {
+      const expired = await expireImportedKeyMaterial(services);
+      if (expired > 0) logger.info({ expired }, "deleted imported key material whose ValidTo passed");
+    } catch (error) {
+      logger.error({ err: error }, "deleting expired imported key material failed");
     }
   };
   await sweep();
@@ -403,6 +431,7 @@ export async function startTrent(
         else logger.warn({ drainTimeoutMs }, "the drain deadline passed: closed the connections still open");
         await keyPairs.close();
         await services.audit.close();
+        await services.customKeyStores?.closeAll();
         await data.store.close();
         return drained;
       })();

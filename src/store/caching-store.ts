@@ -1,5 +1,7 @@
-import type { KeyState } from "@aws-sdk/client-kms";
-import type { KmsKey, RotationType, Tag } from "../domain/key.js";
+import type { ConnectionStateType, KeyState } from "@aws-sdk/client-kms";
+import type { CustomKeyStoreChanges, CustomKeyStoreRecord } from "../domain/custom-key-store.js";
+import { type KmsKey, type RotationType, storeKeyId, type Tag } from "../domain/key.js";
+import type { KeyMaterialImport } from "./imported-material-store.js";
 import type {
   AccessKey,
   Alias,
@@ -13,6 +15,7 @@ import type {
   Page,
   Principal,
 } from "./store.js";
+import type { WrappedTable, WrappedValue } from "./wrapped-values.js";
 
 export interface CacheOptions {
   /** How long a read may be served from memory. Other nodes' changes are seen within this bound. */
@@ -179,8 +182,8 @@ export class CachingKeyStore implements KeyStore {
     return this.inner.initMeta(name, value);
   }
 
-  createKey(key: KmsKey, wrappedMaterial: Buffer, tags: readonly Tag[]): Promise<void> {
-    return this.write(this.inner.createKey(key, wrappedMaterial, tags), () => this.forgetKey(key.keyId));
+  createKey(key: KmsKey, wrappedMaterial: Buffer | null, tags: readonly Tag[]): Promise<void> {
+    return this.write(this.inner.createKey(key, wrappedMaterial, tags), () => this.forgetKey(storeKeyId(key)));
   }
   getKey(keyId: string) {
     return this.keys.get(keyId, () => this.inner.getKey(keyId));
@@ -195,6 +198,8 @@ export class CachingKeyStore implements KeyStore {
     return this.write(this.inner.deleteKeyIfDue(keyId, now), () => {
       this.forgetKey(keyId);
       this.aliases.clear();
+      // Deleting a multi-Region key's last replica changes its primary's state too.
+      this.keys.clear();
     });
   }
   keysDueForDeletion(now: Date) {
@@ -211,7 +216,8 @@ export class CachingKeyStore implements KeyStore {
     return this.inner.getKeyUsage(keyId);
   }
   rotateKey(rotation: KeyRotation): Promise<boolean> {
-    return this.write(this.inner.rotateKey(rotation), () => this.forgetKey(rotation.keyId));
+    // A multi-Region key's rotation advances every copy's row; rotations are rare, so all are dropped.
+    return this.write(this.inner.rotateKey(rotation), () => this.keys.clear());
   }
   listKeyMaterial(keyId: string, after: number, limit: number) {
     return this.inner.listKeyMaterial(keyId, after, limit);
@@ -222,9 +228,20 @@ export class CachingKeyStore implements KeyStore {
   keysDueForRotation(now: Date, limit: number) {
     return this.inner.keysDueForRotation(now, limit);
   }
+  replicateKey(replica: KmsKey, tags: readonly Tag[]) {
+    return this.write(this.inner.replicateKey(replica, tags), () => this.forgetKey(storeKeyId(replica)));
+  }
+  multiRegionKeys(keyId: string) {
+    return this.inner.multiRegionKeys(keyId);
+  }
+  updatePrimaryRegion(keyId: string, region: string): Promise<boolean> {
+    return this.write(this.inner.updatePrimaryRegion(keyId, region), () => this.keys.clear());
+  }
 
   createAlias(alias: Alias): Promise<boolean> {
-    return this.write(this.inner.createAlias(alias), () => this.aliasesOfKey.delete(alias.targetKeyId));
+    return this.write(this.inner.createAlias(alias), () =>
+      this.aliasesOfKey.delete(storeKeyId({ keyId: alias.targetKeyId, region: alias.region })),
+    );
   }
   getAlias(accountId: string, region: string, aliasName: string) {
     return this.aliases.get(`${accountId}\n${region}\n${aliasName}`, () =>
@@ -246,7 +263,7 @@ export class CachingKeyStore implements KeyStore {
   listAliases(accountId: string, region: string, targetKeyId: string | null, after: string | null, limit: number) {
     // The authorizer's kms:ResourceAliases lookup (a key's first page) is the one per-request read.
     if (targetKeyId !== null && after === null && limit === 100) {
-      return this.aliasesOfKey.get(targetKeyId, () =>
+      return this.aliasesOfKey.get(storeKeyId({ keyId: targetKeyId, region }), () =>
         this.inner.listAliases(accountId, region, targetKeyId, after, limit),
       ) as Promise<Page<Alias>>;
     }
@@ -333,6 +350,62 @@ export class CachingKeyStore implements KeyStore {
   }
   deleteGrant(grantId: string): Promise<boolean> {
     return this.write(this.inner.deleteGrant(grantId), () => this.grants.clear());
+  }
+  scanWrappedValues(table: WrappedTable, after: string | null, limit: number) {
+    return this.inner.scanWrappedValues(table, after, limit);
+  }
+  replaceWrappedValue(value: WrappedValue, rewrapped: Buffer): Promise<boolean> {
+    return this.write(this.inner.replaceWrappedValue(value, rewrapped), () => {
+      if (value.table === "access_keys") this.accessKeys.delete(String(value.rowKey[0]));
+    });
+  }
+
+  // Custom key stores: not cached; each use of a key in one reads its connection state afresh.
+  createCustomKeyStore(store: CustomKeyStoreRecord) {
+    return this.inner.createCustomKeyStore(store);
+  }
+  getCustomKeyStore(customKeyStoreId: string) {
+    return this.inner.getCustomKeyStore(customKeyStoreId);
+  }
+  findCustomKeyStoreByName(accountId: string, region: string, name: string) {
+    return this.inner.findCustomKeyStoreByName(accountId, region, name);
+  }
+  listCustomKeyStores(accountId: string | null, region: string | null, after: string | null, limit: number) {
+    return this.inner.listCustomKeyStores(accountId, region, after, limit);
+  }
+  updateCustomKeyStore(
+    customKeyStoreId: string,
+    changes: CustomKeyStoreChanges,
+    onlyInStates?: readonly ConnectionStateType[],
+  ) {
+    return this.inner.updateCustomKeyStore(customKeyStoreId, changes, onlyInStates);
+  }
+  deleteCustomKeyStore(customKeyStoreId: string, onlyInStates: readonly ConnectionStateType[]) {
+    return this.inner.deleteCustomKeyStore(customKeyStoreId, onlyInStates);
+  }
+  keysInCustomKeyStore(customKeyStoreId: string, after: string | null, limit: number) {
+    return this.inner.keysInCustomKeyStore(customKeyStoreId, after, limit);
+  }
+
+  listImportedKeyMaterial(storeKeyId: string) {
+    return this.inner.listImportedKeyMaterial(storeKeyId);
+  }
+  importKeyMaterial(write: KeyMaterialImport): Promise<boolean> {
+    return this.write(this.inner.importKeyMaterial(write), () => this.forgetKey(write.storeKeyId));
+  }
+  deleteImportedKeyMaterial(storeKeyId: string, version: number, expiredBy?: Date): Promise<boolean> {
+    const deleted = this.inner.deleteImportedKeyMaterial(storeKeyId, version, expiredBy);
+    return this.write(deleted, () => this.forgetKey(storeKeyId));
+  }
+  importedKeyMaterialDue(now: Date, limit: number) {
+    return this.inner.importedKeyMaterialDue(now, limit);
+  }
+  rotateToImportedKeyMaterial(storeKeyId: string, fromVersion: number, toVersion: number, at: Date): Promise<boolean> {
+    const rotated = this.inner.rotateToImportedKeyMaterial(storeKeyId, fromVersion, toVersion, at);
+    return this.write(rotated, () => this.forgetKey(storeKeyId));
+  }
+  refreshImportState(storeKeyId: string): Promise<void> {
+    return this.write(this.inner.refreshImportState(storeKeyId), () => this.forgetKey(storeKeyId));
   }
 
   close() {

@@ -3,12 +3,13 @@ import type { KeyState } from "@aws-sdk/client-kms";
 import { AccessKeys } from "../auth/access-keys.js";
 import { BackingKeys } from "../crypto/backing-keys.js";
 import { asymmetricKeyFrom } from "../crypto/key-material.js";
-import { type KmsKey, keyArn } from "../domain/key.js";
+import { isMultiRegionKeyId, type KmsKey, keyArn, storeKeyId } from "../domain/key.js";
 import { KEY_SPECS, keySpecInfo } from "../domain/key-specs.js";
 import { constraintsSupported, grantOperationsForKey, isGrantId } from "../policy/grants.js";
 import { parsePolicyDocument } from "../policy/policy-document.js";
 import { rootCheckMatches } from "../root/root-check.js";
 import type { RootOfTrust } from "../root/root-of-trust.js";
+import { checkCustomKeyStores, customKeyStoreKeyProblems } from "./custom-key-store-check.js";
 import type { Alias, Grant, IntegrityScan, KeyStore, Page } from "./store.js";
 
 export interface IntegrityReport {
@@ -27,7 +28,12 @@ export interface IntegrityReport {
 
 const PAGE_SIZE = 500;
 /** The states Trent itself puts keys in. */
-const TRENT_KEY_STATES: ReadonlySet<KeyState> = new Set<KeyState>(["Enabled", "Disabled", "PendingDeletion"]);
+const TRENT_KEY_STATES: ReadonlySet<KeyState> = new Set<KeyState>([
+  "Enabled",
+  "Disabled",
+  "PendingDeletion",
+  "PendingReplicaDeletion",
+]);
 /** What CreateAlias admits (see ops/alias-name.ts): AWS's pattern without ":", never under alias/aws/. */
 const ALIAS_NAME = /^alias\/[a-zA-Z0-9/_-]+$/;
 
@@ -82,6 +88,9 @@ export async function checkIntegrity(store: KeyStore & IntegrityScan, root: Root
   await part("grants", () => checkGrants(store, problems, checked));
   await part("access keys", () => checkAccessKeys(store, root, problems, checked));
   await part("client keys", () => checkClientKeys(store, problems, checked));
+  await part("custom key stores", async () => {
+    await checkCustomKeyStores(store, root, problems);
+  });
   return { problems, checked };
 }
 
@@ -98,7 +107,7 @@ async function checkKeys(
     checked.keys++;
     let result = await checkKey(store, backingKeys, key);
     if (result.problems.length > 0) {
-      const again = await store.getKey(key.keyId);
+      const again = await store.getKey(storeKeyId(key));
       result = again === undefined ? { problems: [], versions: 0 } : await checkKey(store, backingKeys, again);
     }
     checked.keyMaterialVersions += result.versions;
@@ -184,7 +193,8 @@ async function checkKey(
   key: KmsKey,
 ): Promise<{ problems: string[]; versions: number }> {
   const problems: string[] = [];
-  const report = (problem: string) => problems.push(`key ${key.keyId}: ${problem}`);
+  const report = (problem: string) =>
+    problems.push(`key ${key.keyId}${key.primaryRegion === undefined ? "" : ` (${key.region})`}: ${problem}`);
   const spec = KEY_SPECS[key.keySpec];
   if (spec === undefined) {
     report(`unknown key spec ${key.keySpec}`);
@@ -197,6 +207,9 @@ async function checkKey(
     report(
       pendingDeletion ? "pending deletion without a deletion date" : "has a deletion date but is not pending deletion",
     );
+  }
+  if (key.keyState === "PendingReplicaDeletion" && key.pendingDeletionWindowInDays === null) {
+    report("is pending replica deletion without a deletion window");
   }
   if ((key.rotationPeriodInDays === null) !== (key.nextRotationDate === null)) {
     report("has half an automatic rotation schedule (a period without a next date, or the reverse)");
@@ -213,9 +226,17 @@ async function checkKey(
     report(`its key policy is not valid: ${(error as Error).message}`);
   }
 
+  problems.push(...(await multiRegionProblems(store, key)));
+
+  // A key in a custom key store lives in its token alone (docs/custom-key-stores.md).
+  if (key.customKeyStoreId !== undefined || key.origin === "AWS_CLOUDHSM") {
+    problems.push(...(await customKeyStoreKeyProblems(store, key)));
+    return { problems, versions: 0 };
+  }
+
   const versions = [];
   for await (const version of everyItem((after) =>
-    store.listKeyMaterial(key.keyId, after === null ? 0 : Number(after), PAGE_SIZE),
+    store.listKeyMaterial(storeKeyId(key), after === null ? 0 : Number(after), PAGE_SIZE),
   )) {
     versions.push(version);
   }
@@ -234,7 +255,8 @@ async function checkKey(
     }
   }
   const rotations =
-    (await store.countRotations(key.keyId, "AUTOMATIC")) + (await store.countRotations(key.keyId, "ON_DEMAND"));
+    (await store.countRotations(storeKeyId(key), "AUTOMATIC")) +
+    (await store.countRotations(storeKeyId(key), "ON_DEMAND"));
   if (rotations !== key.currentVersion - 1) {
     report(
       `has ${rotations} recorded rotations, but its current version ${key.currentVersion} needs ${key.currentVersion - 1}`,
@@ -244,7 +266,7 @@ async function checkKey(
   for (const { version } of versions) {
     let material: Buffer | undefined;
     try {
-      material = await backingKeys.get(key.keyId, version);
+      material = await backingKeys.get(key, version);
     } catch (error) {
       report(`backing-key version ${version} does not unwrap under the root key (${(error as Error).message})`);
       continue;
@@ -254,6 +276,52 @@ async function checkKey(
     if (problem !== null) report(`backing-key version ${version} ${problem}`);
   }
   return { problems, versions: versions.length };
+}
+
+/**
+ * A multi-Region key's copies (one row per region) must agree: one primary, in the region they all
+ * name, the same shared properties and the very same wrapped material versions; only the primary
+ * holds a rotation schedule, and only it waits in PendingReplicaDeletion. Checked from each row.
+ */
+async function multiRegionProblems(store: KeyStore, key: KmsKey): Promise<string[]> {
+  const where = `key ${key.keyId}${key.primaryRegion === undefined ? "" : ` (${key.region})`}`;
+  if (key.primaryRegion === undefined) {
+    return isMultiRegionKeyId(key.keyId) ? [`${where}: has a multi-Region key id but is not multi-Region`] : [];
+  }
+  const problems: string[] = [];
+  if (!/^mrk-[0-9a-f]{32}$/.test(key.keyId)) {
+    problems.push(`${where}: is multi-Region but its id is not mrk- and 32 hex digits`);
+  }
+  const isPrimary = key.region === key.primaryRegion;
+  if (!isPrimary && key.rotationPeriodInDays !== null) {
+    problems.push(`${where}: a replica with its own rotation schedule`);
+  }
+  if (!isPrimary && key.keyState === "PendingReplicaDeletion") {
+    problems.push(`${where}: a replica pending replica deletion`);
+  }
+  const copies = await store.multiRegionKeys(key.keyId);
+  const primary = copies.find((copy) => copy.region === key.primaryRegion);
+  if (primary === undefined) return [...problems, `${where}: its primary in ${key.primaryRegion} does not exist`];
+  if (isPrimary && key.keyState === "PendingReplicaDeletion" && copies.length === 1) {
+    problems.push(`${where}: pending replica deletion, but it has no replicas left`);
+  }
+  if (isPrimary) return problems;
+  const shared = ["primaryRegion", "keySpec", "keyUsage", "origin", "accountId", "currentVersion"] as const;
+  for (const property of shared) {
+    if (key[property] !== primary[property]) {
+      problems.push(`${where}: its ${property} ${key[property]} differs from its primary's, ${primary[property]}`);
+    }
+  }
+  for (let version = 1; version <= Math.max(key.currentVersion, primary.currentVersion); version++) {
+    const [own, primarys] = await Promise.all([
+      store.getKeyMaterial(storeKeyId(key), version),
+      store.getKeyMaterial(storeKeyId(primary), version),
+    ]);
+    if (own === undefined || primarys === undefined || !own.equals(primarys)) {
+      problems.push(`${where}: its backing-key version ${version} is not its primary's`);
+    }
+  }
+  return problems;
 }
 
 /** Whether unwrapped material is what the key's spec holds: right length, or a private key of the right kind. */
@@ -291,7 +359,7 @@ async function aliasProblems(store: KeyStore, alias: Alias): Promise<string[]> {
   if (!ALIAS_NAME.test(alias.aliasName) || alias.aliasName.startsWith("alias/aws/")) {
     problems.push(`${where}: the name is not one CreateAlias accepts`);
   }
-  const target = await store.getKey(alias.targetKeyId);
+  const target = await store.getKey(storeKeyId({ keyId: alias.targetKeyId, region: alias.region }));
   if (target === undefined) problems.push(`${where} points at key ${alias.targetKeyId}, which does not exist`);
   else if (target.accountId !== alias.accountId || target.region !== alias.region) {
     problems.push(`${where} points at ${keyArn(target)}, in another account or region`);

@@ -1,5 +1,7 @@
-import type { KeyState } from "@aws-sdk/client-kms";
+import type { ConnectionStateType, KeyState } from "@aws-sdk/client-kms";
+import type { CustomKeyStoreChanges, CustomKeyStoreRecord } from "../domain/custom-key-store.js";
 import type { KmsKey, RotationType, Tag } from "../domain/key.js";
+import type { KeyMaterialImport } from "./imported-material-store.js";
 import type {
   AccessKey,
   Alias,
@@ -12,6 +14,7 @@ import type {
   KeyUsage,
   Principal,
 } from "./store.js";
+import type { WrappedTable, WrappedValue } from "./wrapped-values.js";
 
 /** The store methods that reach the database. */
 export type StoreMethod = Exclude<keyof KeyStore, "changeMarker" | "close">;
@@ -59,7 +62,7 @@ export class MeasuredKeyStore implements KeyStore {
     return this.timed("initMeta", () => this.inner.initMeta(name, value));
   }
 
-  createKey(key: KmsKey, wrappedMaterial: Buffer, tags: readonly Tag[]) {
+  createKey(key: KmsKey, wrappedMaterial: Buffer | null, tags: readonly Tag[]) {
     return this.timed("createKey", () => this.inner.createKey(key, wrappedMaterial, tags));
   }
   getKey(keyId: string) {
@@ -76,6 +79,15 @@ export class MeasuredKeyStore implements KeyStore {
   }
   keysDueForDeletion(now: Date) {
     return this.timed("keysDueForDeletion", () => this.inner.keysDueForDeletion(now));
+  }
+  replicateKey(replica: KmsKey, tags: readonly Tag[]) {
+    return this.timed("replicateKey", () => this.inner.replicateKey(replica, tags));
+  }
+  multiRegionKeys(keyId: string) {
+    return this.timed("multiRegionKeys", () => this.inner.multiRegionKeys(keyId));
+  }
+  updatePrimaryRegion(keyId: string, region: string) {
+    return this.timed("updatePrimaryRegion", () => this.inner.updatePrimaryRegion(keyId, region));
   }
   getKeyMaterial(keyId: string, version: number) {
     return this.timed("getKeyMaterial", () => this.inner.getKeyMaterial(keyId, version));
@@ -186,6 +198,63 @@ export class MeasuredKeyStore implements KeyStore {
   }
   deleteGrant(grantId: string) {
     return this.timed("deleteGrant", () => this.inner.deleteGrant(grantId));
+  }
+  scanWrappedValues(table: WrappedTable, after: string | null, limit: number) {
+    return this.timed("scanWrappedValues", () => this.inner.scanWrappedValues(table, after, limit));
+  }
+  replaceWrappedValue(value: WrappedValue, rewrapped: Buffer) {
+    return this.timed("replaceWrappedValue", () => this.inner.replaceWrappedValue(value, rewrapped));
+  }
+
+  createCustomKeyStore(store: CustomKeyStoreRecord) {
+    return this.timed("createCustomKeyStore", () => this.inner.createCustomKeyStore(store));
+  }
+  getCustomKeyStore(customKeyStoreId: string) {
+    return this.timed("getCustomKeyStore", () => this.inner.getCustomKeyStore(customKeyStoreId));
+  }
+  findCustomKeyStoreByName(accountId: string, region: string, name: string) {
+    return this.timed("findCustomKeyStoreByName", () => this.inner.findCustomKeyStoreByName(accountId, region, name));
+  }
+  listCustomKeyStores(accountId: string | null, region: string | null, after: string | null, limit: number) {
+    return this.timed("listCustomKeyStores", () => this.inner.listCustomKeyStores(accountId, region, after, limit));
+  }
+  updateCustomKeyStore(
+    customKeyStoreId: string,
+    changes: CustomKeyStoreChanges,
+    onlyInStates?: readonly ConnectionStateType[],
+  ) {
+    return this.timed("updateCustomKeyStore", () =>
+      this.inner.updateCustomKeyStore(customKeyStoreId, changes, onlyInStates),
+    );
+  }
+  deleteCustomKeyStore(customKeyStoreId: string, onlyInStates: readonly ConnectionStateType[]) {
+    return this.timed("deleteCustomKeyStore", () => this.inner.deleteCustomKeyStore(customKeyStoreId, onlyInStates));
+  }
+  keysInCustomKeyStore(customKeyStoreId: string, after: string | null, limit: number) {
+    return this.timed("keysInCustomKeyStore", () => this.inner.keysInCustomKeyStore(customKeyStoreId, after, limit));
+  }
+
+  listImportedKeyMaterial(storeKeyId: string) {
+    return this.timed("listImportedKeyMaterial", () => this.inner.listImportedKeyMaterial(storeKeyId));
+  }
+  importKeyMaterial(write: KeyMaterialImport) {
+    return this.timed("importKeyMaterial", () => this.inner.importKeyMaterial(write));
+  }
+  deleteImportedKeyMaterial(storeKeyId: string, version: number, expiredBy?: Date) {
+    return this.timed("deleteImportedKeyMaterial", () =>
+      this.inner.deleteImportedKeyMaterial(storeKeyId, version, expiredBy),
+    );
+  }
+  importedKeyMaterialDue(now: Date, limit: number) {
+    return this.timed("importedKeyMaterialDue", () => this.inner.importedKeyMaterialDue(now, limit));
+  }
+  rotateToImportedKeyMaterial(storeKeyId: string, fromVersion: number, toVersion: number, at: Date) {
+    return this.timed("rotateToImportedKeyMaterial", () =>
+      this.inner.rotateToImportedKeyMaterial(storeKeyId, fromVersion, toVersion, at),
+    );
+  }
+  refreshImportState(storeKeyId: string) {
+    return this.timed("refreshImportState", () => this.inner.refreshImportState(storeKeyId));
   }
 
   close() {

@@ -1,4 +1,4 @@
-import type { KeyMaterialVersion, KmsKey, RotationType } from "../domain/key.js";
+import { type KeyMaterialVersion, type KmsKey, keyIdOfStoreRow, type RotationType, storeKeyId } from "../domain/key.js";
 import type {
   AccessKey,
   Alias,
@@ -31,6 +31,11 @@ export interface KeyRow {
   current_version: number;
   rotation_period_days: number | null;
   next_rotation_date: Millis | null;
+  valid_to: Millis | null;
+  expiration_model: string | null;
+  multi_region_key_id: string | null;
+  primary_region: string | null;
+  custom_key_store_id: string | null;
 }
 
 export interface KeyMaterialRow {
@@ -78,7 +83,8 @@ const date = (millis: Millis) => new Date(Number(millis));
 
 export function toKey(row: KeyRow): KmsKey {
   return {
-    keyId: row.key_id,
+    // A multi-Region key's row id is regional (storeKeyId); the key id is the one its copies share.
+    keyId: row.multi_region_key_id ?? row.key_id,
     accountId: row.account_id,
     region: row.region,
     createdAt: date(row.created_at),
@@ -93,6 +99,12 @@ export function toKey(row: KeyRow): KmsKey {
     currentVersion: row.current_version,
     rotationPeriodInDays: row.rotation_period_days,
     nextRotationDate: row.next_rotation_date === null ? null : date(row.next_rotation_date),
+    ...(row.valid_to === null ? {} : { validTo: date(row.valid_to) }),
+    ...(row.expiration_model === null
+      ? {}
+      : { expirationModel: row.expiration_model as NonNullable<KmsKey["expirationModel"]> }),
+    ...(row.primary_region === null ? {} : { primaryRegion: row.primary_region }),
+    ...(row.custom_key_store_id === null ? {} : { customKeyStoreId: row.custom_key_store_id }),
   };
 }
 
@@ -109,7 +121,7 @@ export function toAlias(row: AliasRow): Alias {
     accountId: row.account_id,
     region: row.region,
     aliasName: row.alias_name,
-    targetKeyId: row.target_key_id,
+    targetKeyId: keyIdOfStoreRow(row.target_key_id),
     createdAt: date(row.created_at),
     lastUpdatedAt: date(row.updated_at),
   };
@@ -180,11 +192,16 @@ export const KEY_COLUMNS = [
   "current_version",
   "rotation_period_days",
   "next_rotation_date",
+  "valid_to",
+  "expiration_model",
+  "multi_region_key_id",
+  "primary_region",
+  "custom_key_store_id",
 ] as const;
 
 export function keyRowValues(key: KmsKey): Record<(typeof KEY_COLUMNS)[number], unknown> {
   return {
-    key_id: key.keyId,
+    key_id: storeKeyId(key),
     account_id: key.accountId,
     region: key.region,
     created_at: key.createdAt.getTime(),
@@ -199,6 +216,11 @@ export function keyRowValues(key: KmsKey): Record<(typeof KEY_COLUMNS)[number], 
     current_version: key.currentVersion,
     rotation_period_days: key.rotationPeriodInDays,
     next_rotation_date: key.nextRotationDate?.getTime() ?? null,
+    valid_to: key.validTo?.getTime() ?? null,
+    expiration_model: key.expirationModel ?? null,
+    multi_region_key_id: key.primaryRegion === undefined ? null : key.keyId,
+    primary_region: key.primaryRegion ?? null,
+    custom_key_store_id: key.customKeyStoreId ?? null,
   };
 }
 

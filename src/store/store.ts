@@ -1,5 +1,8 @@
 import type { KeyState } from "@aws-sdk/client-kms";
 import type { KeyMaterialVersion, KmsKey, RotationType, Tag } from "../domain/key.js";
+import type { CustomKeyStoreTable } from "./custom-key-stores.js";
+import type { ImportedMaterialStore } from "./imported-material-store.js";
+import type { WrappedTable, WrappedValue } from "./wrapped-values.js";
 
 export interface Alias {
   readonly accountId: string;
@@ -104,13 +107,14 @@ export interface KeyUsage {
   readonly requestId: string;
 }
 
-export interface KeyStore {
+export interface KeyStore extends ImportedMaterialStore, CustomKeyStoreTable {
   getMeta(name: string): Promise<string | undefined>;
   setMeta(name: string, value: string): Promise<void>;
   /** Sets a value only if absent; returns the value that is stored afterwards. */
   initMeta(name: string, value: string): Promise<string>;
 
-  createKey(key: KmsKey, wrappedMaterial: Buffer, tags: readonly Tag[]): Promise<void>;
+  /** `wrappedMaterial` is null for a key of Origin EXTERNAL, created without material (PendingImport). */
+  createKey(key: KmsKey, wrappedMaterial: Buffer | null, tags: readonly Tag[]): Promise<void>;
   getKey(keyId: string): Promise<KmsKey | undefined>;
   /**
    * Writes only the given fields, so concurrent changes to other fields are not lost; with
@@ -118,7 +122,11 @@ export interface KeyStore {
    */
   updateKey(keyId: string, changes: KeyChanges, onlyInStates?: readonly KeyState[]): Promise<boolean>;
   listKeys(accountId: string, region: string, after: string | null, limit: number): Promise<Page<KmsKey>>;
-  /** Removes a key with its material, aliases, tags and grants, if it is still pending deletion and due. */
+  /**
+   * Removes a key with its material, aliases, tags and grants, if it is still pending deletion and
+   * due (a multi-Region primary only once it has no replicas). Deleting a primary's last replica
+   * moves a primary in PendingReplicaDeletion to PendingDeletion, its window starting `now`.
+   */
   deleteKeyIfDue(keyId: string, now: Date): Promise<boolean>;
   keysDueForDeletion(now: Date): Promise<string[]>;
   getKeyMaterial(keyId: string, version: number): Promise<Buffer | undefined>;
@@ -135,6 +143,21 @@ export interface KeyStore {
   countRotations(keyId: string, rotationType: RotationType): Promise<number>;
   /** Enabled keys whose automatic rotation is due at `now`. */
   keysDueForRotation(now: Date, limit: number): Promise<string[]>;
+
+  /**
+   * Adds a replica of a multi-Region key (`replica.primaryRegion` names the primary): its own row,
+   * with a copy of every material version of the primary and its current version, in one
+   * transaction. "exists" when a copy of the key is already in the replica's region;
+   * "primary-unavailable" when the primary is gone or no longer Enabled.
+   */
+  replicateKey(replica: KmsKey, tags: readonly Tag[]): Promise<"created" | "exists" | "primary-unavailable">;
+  /** Every regional copy (row) of a multi-Region key, by region. */
+  multiRegionKeys(keyId: string): Promise<KmsKey[]>;
+  /**
+   * Makes the copy in `region` the primary of a multi-Region key, and moves the automatic rotation
+   * schedule to it, in one transaction; only while the current primary and that copy are Enabled.
+   */
+  updatePrimaryRegion(keyId: string, region: string): Promise<boolean>;
 
   /** Returns false, writing nothing, when the alias name is taken. */
   createAlias(alias: Alias): Promise<boolean>;
@@ -178,6 +201,11 @@ export interface KeyStore {
   /** Grants on a key for one grantee: what the authorizer consults per request. */
   grantsFor(keyId: string, granteePrincipal: string): Promise<Grant[]>;
   deleteGrant(grantId: string): Promise<boolean>;
+
+  /** Every row of a table holding values wrapped under the root of trust, in primary-key order (`trent root migrate`). */
+  scanWrappedValues(table: WrappedTable, after: string | null, limit: number): Promise<Page<WrappedValue>>;
+  /** Writes a row's value re-wrapped, only while it still holds `value.wrapped`: returns whether it did. */
+  replaceWrappedValue(value: WrappedValue, rewrapped: Buffer): Promise<boolean>;
 
   /**
    * A number that changes when another connection, process or node has committed a change, so

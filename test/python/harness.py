@@ -153,7 +153,7 @@ class Trent:
     Request-rate quotas are off (`quotas`: "default" for AWS's, or a quota file), since the suite
     creates keys far faster than AWS's 5 CreateKey per second and its clients do not retry."""
 
-    def __init__(self, extra_args=(), data_dir=None, store=None, quotas="off"):
+    def __init__(self, extra_args=(), data_dir=None, store=None, quotas="off", extra_env=None):
         self.owns_data_dir = data_dir is None
         self.data_dir = tempfile.mkdtemp(prefix="trent-pytest-") if data_dir is None else str(data_dir)
         self.store_url = None
@@ -167,6 +167,7 @@ class Trent:
         store_args = ("--store", self.store_url) if self.store_url else ()
         env = {k: v for k, v in os.environ.items() if k != "TRENT_STORE"}
         env["TRENT_LOG_LEVEL"] = "info"
+        env.update(extra_env or {})  # e.g. SOFTHSM2_CONF for PKCS#11 tokens
         self.process = subprocess.Popen(
             ["node", str(CLI), "serve", "--listen", "127.0.0.1:0", "--data", self.data_dir,
              "--key-pair-pool", "0", "--quotas", str(quotas), *store_args, *extra_args],

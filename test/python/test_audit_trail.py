@@ -41,7 +41,7 @@ def request_id(response):
 
 
 def audit_verify(*args):
-    """`trent audit verify`: it reads only the audit files and the root key, never the store."""
+    """`trent audit verify`: it reads the audit files, the root key, and the store's sealing key when there is a store."""
     return subprocess.run(["node", str(CLI), "audit", "verify", *args], capture_output=True, text=True, timeout=60)
 
 

@@ -228,7 +228,7 @@ describe("root of trust", () => {
 
   test("the store holds no backing key in plaintext", async () => {
     const { keyId } = await newKey();
-    const plaintext = await services.backingKeys.get(keyId, 1);
+    const plaintext = await services.backingKeys.get({ keyId, region: "us-east-1" }, 1);
     const wrapped = await services.store.getKeyMaterial(keyId, 1);
     assert.ok(plaintext && wrapped);
     assert.equal(wrapped.includes(plaintext), false);

@@ -76,7 +76,7 @@ export async function openWithIv(
   const body = blob.subarray(SALT_BYTES, blob.length - TAG_BYTES);
   const tag = blob.subarray(blob.length - TAG_BYTES);
   for (let version = key.currentVersion; version >= 1; version--) {
-    const backingKey = await context.services.backingKeys.get(key.keyId, version);
+    const backingKey = await context.services.backingKeys.get(key, version);
     if (!backingKey) continue;
     const dataKey = deriveKey(backingKey, salt, key, version);
     const decipher = createDecipheriv("aes-256-gcm", dataKey, iv);

@@ -14,8 +14,11 @@ interface Shape {
 
 const shapes = kmsModel.shapes as unknown as Record<string, Shape>;
 
-/** Blobs of CiphertextType that are not ciphertexts: they are left out, not hashed. */
-const NOT_CIPHERTEXTS = new Set(["Signature", "Mac"]);
+/**
+ * Blobs of CiphertextType that are left out, not hashed: signatures and MACs are not ciphertexts,
+ * and imported key material is a secret however it is wrapped (the ImportToken is hashed).
+ */
+const NOT_CIPHERTEXTS = new Set(["Signature", "Mac", "EncryptedKeyMaterial"]);
 const OMIT = Symbol("omit");
 
 type Hash = (value: Uint8Array | string) => string;

@@ -124,12 +124,57 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
     request_id text NOT NULL
   );
   `,
-  // Imported key material (Origin EXTERNAL): import parameters, expiry, per-version material state.
-  `-- issue 13: imported key material`,
-  // Multi-Region keys: replicas of one key id in several regions.
-  `-- issue 13: multi-Region keys`,
+  // Imported key material (Origin EXTERNAL): per-version import state and expiry, and on the key
+  // row the earliest expiry of its material (checked on every use). A row without a fingerprint
+  // is a deleted pending rotation, kept so that its version is never given to other material.
+  `
+  ALTER TABLE keys ADD COLUMN valid_to bigint;
+  ALTER TABLE keys ADD COLUMN expiration_model text;
+  CREATE TABLE imported_key_material (
+    key_id text COLLATE "C" NOT NULL REFERENCES keys(key_id) ON DELETE CASCADE,
+    version integer NOT NULL,
+    fingerprint bytea,
+    description text,
+    imported integer NOT NULL,
+    expiration_model text,
+    valid_to bigint,
+    imported_at bigint NOT NULL,
+    rotation_type text,
+    rotated_at bigint,
+    PRIMARY KEY (key_id, version)
+  );
+  CREATE INDEX imported_key_material_by_valid_to ON imported_key_material(valid_to)
+    WHERE imported = 1 AND valid_to IS NOT NULL;
+  `,
+  // Multi-Region keys: replicas of one key id in several regions. Each regional copy is its own row
+  // (row id region/key id, see storeKeyId); these columns name the key id they share and its primary.
+  `
+  ALTER TABLE keys ADD COLUMN multi_region_key_id text COLLATE "C";
+  ALTER TABLE keys ADD COLUMN primary_region text;
+  CREATE INDEX keys_by_multi_region_key ON keys(multi_region_key_id) WHERE multi_region_key_id IS NOT NULL;
+  `,
   // Custom key stores on PKCS#11 tokens, and keys held in them.
-  `-- issue 13: custom key stores`,
+  `
+  CREATE TABLE custom_key_stores (
+    custom_key_store_id text COLLATE "C" PRIMARY KEY,
+    account_id text NOT NULL,
+    region text NOT NULL,
+    name text NOT NULL,
+    cloud_hsm_cluster_id text NOT NULL,
+    trust_anchor_certificate text NOT NULL,
+    wrapped_password bytea NOT NULL,
+    connection_state text NOT NULL,
+    connection_error_code text,
+    connection_generation integer NOT NULL,
+    created_at bigint NOT NULL
+  );
+  CREATE UNIQUE INDEX custom_key_stores_by_name ON custom_key_stores(account_id, region, name);
+  CREATE UNIQUE INDEX custom_key_stores_by_cluster ON custom_key_stores(cloud_hsm_cluster_id);
+  CREATE TRIGGER custom_key_stores_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON custom_key_stores
+    FOR EACH STATEMENT EXECUTE FUNCTION trent_announce_change();
+  ALTER TABLE keys ADD COLUMN custom_key_store_id text COLLATE "C" REFERENCES custom_key_stores(custom_key_store_id);
+  CREATE INDEX keys_by_custom_key_store ON keys(custom_key_store_id, key_id) WHERE custom_key_store_id IS NOT NULL;
+  `,
 ];
 
 /** The advisory lock that serializes migrations: any number all nodes agree on (ASCII "trent"). */

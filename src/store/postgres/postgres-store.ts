@@ -1,8 +1,11 @@
-import type { KeyState } from "@aws-sdk/client-kms";
+import type { ConnectionStateType, KeyState } from "@aws-sdk/client-kms";
 import pg from "pg";
+import type { CustomKeyStoreChanges, CustomKeyStoreRecord } from "../../domain/custom-key-store.js";
 import { ValidationException } from "../../domain/errors.js";
-import type { KeyMaterialVersion, KmsKey, RotationType, Tag } from "../../domain/key.js";
+import { type KeyMaterialVersion, type KmsKey, type RotationType, storeKeyId, type Tag } from "../../domain/key.js";
 import { BackupStoreError, type BackupTable, type CellValue, type RowInserter, type StoreSnapshot } from "../backup.js";
+import type { CustomKeyStoreTable } from "../custom-key-stores.js";
+import type { ImportedMaterialStore, KeyMaterialImport } from "../imported-material-store.js";
 import {
   type AccessKeyRow,
   type AliasRow,
@@ -39,7 +42,16 @@ import type {
   Principal,
 } from "../store.js";
 import { StoreUnavailableError } from "../store-errors.js";
+import {
+  type WrappedTable,
+  type WrappedValue,
+  wrappedValueCursor,
+  wrappedValuePage,
+  wrappedValueSql,
+} from "../wrapped-values.js";
 import { isConnectionFailure } from "./connection-failure.js";
+import { PostgresCustomKeyStores } from "./custom-key-store-sql.js";
+import { PostgresImportedMaterial } from "./imported-material-sql.js";
 import { migrate, POSTGRES_MIGRATIONS } from "./migrations.js";
 
 export interface PostgresStoreOptions {
@@ -56,6 +68,10 @@ const RESTORE_BATCH_ROWS = 500;
 
 const PUT_TAGS = `INSERT INTO tags (key_id, tag_key, tag_value) SELECT $1, * FROM unnest($2::text[], $3::text[])
   ON CONFLICT (key_id, tag_key) DO UPDATE SET tag_value = excluded.tag_value`;
+
+/** The other regional copies of a multi-Region key's row ($1). */
+const OTHER_COPIES = `SELECT other.key_id FROM keys AS this JOIN keys AS other
+  ON other.multi_region_key_id = this.multi_region_key_id AND other.key_id <> this.key_id WHERE this.key_id = $1`;
 
 /** One statement may not set a row twice, so the last value given for a tag key wins, as in a loop. */
 function putTagsParams(keyId: string, tags: readonly Tag[]): [string, string[], string[]] {
@@ -86,6 +102,14 @@ export class PostgresKeyStore implements KeyStore, IntegrityScan {
   private listener: pg.Client | null = null;
   private reconnect: NodeJS.Timeout | null = null;
   private closed = false;
+  private readonly imported: ImportedMaterialStore = new PostgresImportedMaterial(
+    (sql, params) => this.rows(sql, params),
+    (work) => this.transaction(work),
+  );
+  private readonly customKeyStores: CustomKeyStoreTable = new PostgresCustomKeyStores(
+    (sql, params) => this.query(sql, params),
+    (work) => this.transaction(work),
+  );
 
   private constructor(
     private readonly pool: pg.Pool,
@@ -231,18 +255,20 @@ export class PostgresKeyStore implements KeyStore, IntegrityScan {
     return (rows[0] as { value: string }).value;
   }
 
-  async createKey(key: KmsKey, wrappedMaterial: Buffer, tags: readonly Tag[]): Promise<void> {
+  async createKey(key: KmsKey, wrappedMaterial: Buffer | null, tags: readonly Tag[]): Promise<void> {
     await this.transaction(async (client) => {
       const row = keyRowValues(key);
       await client.query(
         `INSERT INTO keys (${KEY_COLUMNS.join(", ")}) VALUES (${KEY_COLUMNS.map((_, i) => `$${i + 1}`).join(", ")})`,
         KEY_COLUMNS.map((column) => row[column]),
       );
-      await client.query(
-        "INSERT INTO key_material (key_id, version, wrapped, created_at, rotation_type) VALUES ($1, $2, $3, $4, NULL)",
-        [key.keyId, key.currentVersion, wrappedMaterial, key.createdAt.getTime()],
-      );
-      if (tags.length > 0) await client.query(PUT_TAGS, putTagsParams(key.keyId, tags));
+      if (wrappedMaterial !== null) {
+        await client.query(
+          "INSERT INTO key_material (key_id, version, wrapped, created_at, rotation_type) VALUES ($1, $2, $3, $4, NULL)",
+          [row.key_id, key.currentVersion, wrappedMaterial, key.createdAt.getTime()],
+        );
+      }
+      if (tags.length > 0) await client.query(PUT_TAGS, putTagsParams(row.key_id as string, tags));
     });
   }
 
@@ -274,14 +300,41 @@ export class PostgresKeyStore implements KeyStore, IntegrityScan {
       "SELECT * FROM keys WHERE account_id = $1 AND region = $2 AND key_id > $3 ORDER BY key_id LIMIT $4",
       [accountId, region, after ?? "", limit + 1],
     );
-    return page(rows.map(toKey), limit, (key) => key.keyId);
+    return page(rows.map(toKey), limit, storeKeyId);
   }
 
   async deleteKeyIfDue(keyId: string, now: Date): Promise<boolean> {
-    return this.changed(
-      "DELETE FROM keys WHERE key_id = $1 AND key_state = 'PendingDeletion' AND deletion_date <= $2",
-      [keyId, now.getTime()],
-    );
+    return this.transaction(async (client) => {
+      const { rows } = await client.query<KeyRow>("SELECT * FROM keys WHERE key_id = $1", [keyId]);
+      const row = rows[0];
+      if (row === undefined) return false;
+      const multiRegion = row.multi_region_key_id;
+      if (multiRegion !== null) {
+        // Changes to a multi-Region key's copies lock its primary's row first (as rotations do).
+        await client.query("SELECT 1 FROM keys WHERE multi_region_key_id = $1 AND region = primary_region FOR UPDATE", [
+          multiRegion,
+        ]);
+        if (row.region === row.primary_region && (await client.query(OTHER_COPIES, [keyId])).rowCount !== 0) {
+          return false;
+        }
+      }
+      const deleted = await client.query(
+        "DELETE FROM keys WHERE key_id = $1 AND key_state = 'PendingDeletion' AND deletion_date <= $2",
+        [keyId, now.getTime()],
+      );
+      if (deleted.rowCount !== 1) return false;
+      if (multiRegion !== null) {
+        // A primary waiting on its replicas starts its window once the last one is gone.
+        await client.query(
+          `UPDATE keys SET key_state = 'PendingDeletion', deletion_date = $2 + pending_window_days * 86400000::bigint
+           WHERE multi_region_key_id = $1 AND region = primary_region AND key_state = 'PendingReplicaDeletion'
+           AND NOT EXISTS (SELECT 1 FROM keys AS replica WHERE replica.multi_region_key_id = $1
+             AND replica.region <> replica.primary_region)`,
+          [multiRegion, now.getTime()],
+        );
+      }
+      return true;
+    });
   }
 
   async keysDueForDeletion(now: Date): Promise<string[]> {
@@ -345,10 +398,76 @@ export class PostgresKeyStore implements KeyStore, IntegrityScan {
               [keyId, fromVersion, rotatedAt.getTime(), nextRotationDate.getTime()],
             );
       if (advanced.rowCount !== 1) return false;
+      // A multi-Region key's replicas get the new version in the same transaction.
+      const { rows: copies } = await client.query<{ key_id: string }>(OTHER_COPIES, [keyId]);
+      const rows = [keyId, ...copies.map((copy) => copy.key_id)];
+      if (copies.length > 0) {
+        await client.query("UPDATE keys SET current_version = $2 WHERE key_id = ANY($1::text[])", [
+          rows.slice(1),
+          fromVersion + 1,
+        ]);
+      }
       await client.query(
-        "INSERT INTO key_material (key_id, version, wrapped, created_at, rotation_type) VALUES ($1, $2, $3, $4, $5)",
-        [keyId, fromVersion + 1, rotation.wrappedMaterial, rotatedAt.getTime(), rotation.rotationType],
+        `INSERT INTO key_material (key_id, version, wrapped, created_at, rotation_type)
+         SELECT row_id, $2, $3, $4, $5 FROM unnest($1::text[]) AS row_id`,
+        [rows, fromVersion + 1, rotation.wrappedMaterial, rotatedAt.getTime(), rotation.rotationType],
       );
+      return true;
+    });
+  }
+
+  async replicateKey(replica: KmsKey, tags: readonly Tag[]): Promise<"created" | "exists" | "primary-unavailable"> {
+    const primaryRow = storeKeyId({ keyId: replica.keyId, region: replica.primaryRegion as string });
+    return this.transaction(async (client) => {
+      // The primary's row lock keeps a rotation (or a deletion) from interleaving with the copy.
+      const { rows } = await client.query<KeyRow>("SELECT * FROM keys WHERE key_id = $1 FOR UPDATE", [primaryRow]);
+      const primary = rows[0];
+      if (primary === undefined || primary.primary_region !== primary.region) return "primary-unavailable";
+      if (primary.key_state !== "Enabled") return "primary-unavailable";
+      const row = keyRowValues({ ...replica, currentVersion: primary.current_version });
+      const inserted = await client.query(
+        `INSERT INTO keys (${KEY_COLUMNS.join(", ")}) VALUES (${KEY_COLUMNS.map((_, i) => `$${i + 1}`).join(", ")})
+         ON CONFLICT (key_id) DO NOTHING`,
+        KEY_COLUMNS.map((column) => row[column]),
+      );
+      if (inserted.rowCount !== 1) return "exists";
+      await client.query(
+        `INSERT INTO key_material (key_id, version, wrapped, created_at, rotation_type)
+         SELECT $1, version, wrapped, created_at, rotation_type FROM key_material WHERE key_id = $2`,
+        [row.key_id, primaryRow],
+      );
+      if (tags.length > 0) await client.query(PUT_TAGS, putTagsParams(row.key_id as string, tags));
+      return "created";
+    });
+  }
+
+  async multiRegionKeys(keyId: string): Promise<KmsKey[]> {
+    const rows = await this.rows<KeyRow>("SELECT * FROM keys WHERE multi_region_key_id = $1 ORDER BY region", [keyId]);
+    return rows.map(toKey);
+  }
+
+  async updatePrimaryRegion(keyId: string, region: string): Promise<boolean> {
+    return this.transaction(async (client) => {
+      await client.query("SELECT 1 FROM keys WHERE multi_region_key_id = $1 AND region = primary_region FOR UPDATE", [
+        keyId,
+      ]);
+      const { rows: copies } = await client.query<KeyRow>(
+        "SELECT * FROM keys WHERE multi_region_key_id = $1 ORDER BY key_id FOR UPDATE",
+        [keyId],
+      );
+      const primary = copies.find((copy) => copy.region === copy.primary_region);
+      const next = copies.find((copy) => copy.region === region);
+      if (primary === undefined || next === undefined || primary === next) return false;
+      if (primary.key_state !== "Enabled" || next.key_state !== "Enabled") return false;
+      await client.query("UPDATE keys SET primary_region = $2 WHERE multi_region_key_id = $1", [keyId, region]);
+      await client.query("UPDATE keys SET rotation_period_days = $2, next_rotation_date = $3 WHERE key_id = $1", [
+        next.key_id,
+        primary.rotation_period_days,
+        primary.next_rotation_date,
+      ]);
+      await client.query("UPDATE keys SET rotation_period_days = NULL, next_rotation_date = NULL WHERE key_id = $1", [
+        primary.key_id,
+      ]);
       return true;
     });
   }
@@ -384,7 +503,7 @@ export class PostgresKeyStore implements KeyStore, IntegrityScan {
       alias.accountId,
       alias.region,
       alias.aliasName,
-      alias.targetKeyId,
+      storeKeyId({ keyId: alias.targetKeyId, region: alias.region }),
       alias.createdAt.getTime(),
       alias.lastUpdatedAt.getTime(),
     ]);
@@ -402,7 +521,13 @@ export class PostgresKeyStore implements KeyStore, IntegrityScan {
     await this.query(
       `UPDATE aliases SET target_key_id = $4, updated_at = $5
        WHERE account_id = $1 AND region = $2 AND alias_name = $3`,
-      [alias.accountId, alias.region, alias.aliasName, alias.targetKeyId, alias.lastUpdatedAt.getTime()],
+      [
+        alias.accountId,
+        alias.region,
+        alias.aliasName,
+        storeKeyId({ keyId: alias.targetKeyId, region: alias.region }),
+        alias.lastUpdatedAt.getTime(),
+      ],
     );
   }
 
@@ -424,7 +549,7 @@ export class PostgresKeyStore implements KeyStore, IntegrityScan {
     const rows = await this.rows<AliasRow>(
       `SELECT * FROM aliases WHERE account_id = $1 AND region = $2 AND ($3::text IS NULL OR target_key_id = $3)
        AND alias_name > $4 ORDER BY alias_name LIMIT $5`,
-      [accountId, region, targetKeyId, after ?? "", limit + 1],
+      [accountId, region, targetKeyId && storeKeyId({ keyId: targetKeyId, region }), after ?? "", limit + 1],
     );
     return page(rows.map(toAlias), limit, (alias) => alias.aliasName);
   }
@@ -687,7 +812,7 @@ export class PostgresKeyStore implements KeyStore, IntegrityScan {
       after ?? "",
       limit + 1,
     ]);
-    return page(rows.map(toKey), limit, (key) => key.keyId);
+    return page(rows.map(toKey), limit, storeKeyId);
   }
 
   async scanAliases(after: string | null, limit: number): Promise<Page<Alias>> {
@@ -698,6 +823,20 @@ export class PostgresKeyStore implements KeyStore, IntegrityScan {
       [account, region, name, limit + 1],
     );
     return page(rows.map(toAlias), limit, (alias) => JSON.stringify([alias.accountId, alias.region, alias.aliasName]));
+  }
+
+  async scanWrappedValues(table: WrappedTable, after: string | null, limit: number): Promise<Page<WrappedValue>> {
+    const sql = wrappedValueSql(table, (index) => `$${index}`);
+    const rows =
+      after === null
+        ? await this.rows<Record<string, unknown>>(sql.first, [limit + 1])
+        : await this.rows<Record<string, unknown>>(sql.after, [...wrappedValueCursor(after), limit + 1]);
+    return wrappedValuePage(table, rows, limit);
+  }
+
+  async replaceWrappedValue(value: WrappedValue, rewrapped: Buffer): Promise<boolean> {
+    const { replace } = wrappedValueSql(value.table, (index) => `$${index}`);
+    return this.changed(replace, [rewrapped, ...value.rowKey, value.wrapped]);
   }
 
   async scanGrants(after: string | null, limit: number): Promise<Page<Grant>> {
@@ -779,6 +918,51 @@ export class PostgresKeyStore implements KeyStore, IntegrityScan {
       });
       await flush();
     });
+  }
+
+  createCustomKeyStore(store: CustomKeyStoreRecord) {
+    return this.customKeyStores.createCustomKeyStore(store);
+  }
+  getCustomKeyStore(customKeyStoreId: string) {
+    return this.customKeyStores.getCustomKeyStore(customKeyStoreId);
+  }
+  findCustomKeyStoreByName(accountId: string, region: string, name: string) {
+    return this.customKeyStores.findCustomKeyStoreByName(accountId, region, name);
+  }
+  listCustomKeyStores(accountId: string | null, region: string | null, after: string | null, limit: number) {
+    return this.customKeyStores.listCustomKeyStores(accountId, region, after, limit);
+  }
+  updateCustomKeyStore(
+    customKeyStoreId: string,
+    changes: CustomKeyStoreChanges,
+    onlyInStates?: readonly ConnectionStateType[],
+  ) {
+    return this.customKeyStores.updateCustomKeyStore(customKeyStoreId, changes, onlyInStates);
+  }
+  deleteCustomKeyStore(customKeyStoreId: string, onlyInStates: readonly ConnectionStateType[]) {
+    return this.customKeyStores.deleteCustomKeyStore(customKeyStoreId, onlyInStates);
+  }
+  keysInCustomKeyStore(customKeyStoreId: string, after: string | null, limit: number) {
+    return this.customKeyStores.keysInCustomKeyStore(customKeyStoreId, after, limit);
+  }
+
+  listImportedKeyMaterial(storeKeyId: string) {
+    return this.imported.listImportedKeyMaterial(storeKeyId);
+  }
+  importKeyMaterial(write: KeyMaterialImport) {
+    return this.imported.importKeyMaterial(write);
+  }
+  deleteImportedKeyMaterial(storeKeyId: string, version: number, expiredBy?: Date) {
+    return this.imported.deleteImportedKeyMaterial(storeKeyId, version, expiredBy);
+  }
+  importedKeyMaterialDue(now: Date, limit: number) {
+    return this.imported.importedKeyMaterialDue(now, limit);
+  }
+  rotateToImportedKeyMaterial(storeKeyId: string, fromVersion: number, toVersion: number, at: Date) {
+    return this.imported.rotateToImportedKeyMaterial(storeKeyId, fromVersion, toVersion, at);
+  }
+  refreshImportState(storeKeyId: string) {
+    return this.imported.refreshImportState(storeKeyId);
   }
 
   async close(): Promise<void> {

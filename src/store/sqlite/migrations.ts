@@ -103,10 +103,53 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
     request_id TEXT NOT NULL
   ) STRICT;
   `,
-  // Imported key material (Origin EXTERNAL): import parameters, expiry, per-version material state.
-  `-- issue 13: imported key material`,
-  // Multi-Region keys: replicas of one key id in several regions.
-  `-- issue 13: multi-Region keys`,
+  // Imported key material (Origin EXTERNAL): per-version import state and expiry, and on the key
+  // row the earliest expiry of its material (checked on every use). A row without a fingerprint
+  // is a deleted pending rotation, kept so that its version is never given to other material.
+  `
+  ALTER TABLE keys ADD COLUMN valid_to INTEGER;
+  ALTER TABLE keys ADD COLUMN expiration_model TEXT;
+  CREATE TABLE imported_key_material (
+    key_id TEXT NOT NULL REFERENCES keys(key_id) ON DELETE CASCADE,
+    version INTEGER NOT NULL,
+    fingerprint BLOB,
+    description TEXT,
+    imported INTEGER NOT NULL,
+    expiration_model TEXT,
+    valid_to INTEGER,
+    imported_at INTEGER NOT NULL,
+    rotation_type TEXT,
+    rotated_at INTEGER,
+    PRIMARY KEY (key_id, version)
+  ) STRICT;
+  CREATE INDEX imported_key_material_by_valid_to ON imported_key_material(valid_to)
+    WHERE imported = 1 AND valid_to IS NOT NULL;
+  `,
+  // Multi-Region keys: replicas of one key id in several regions. Each regional copy is its own row
+  // (row id region/key id, see storeKeyId); these columns name the key id they share and its primary.
+  `
+  ALTER TABLE keys ADD COLUMN multi_region_key_id TEXT;
+  ALTER TABLE keys ADD COLUMN primary_region TEXT;
+  CREATE INDEX keys_by_multi_region_key ON keys(multi_region_key_id) WHERE multi_region_key_id IS NOT NULL;
+  `,
   // Custom key stores on PKCS#11 tokens, and keys held in them.
-  `-- issue 13: custom key stores`,
+  `
+  CREATE TABLE custom_key_stores (
+    custom_key_store_id TEXT PRIMARY KEY,
+    account_id TEXT NOT NULL,
+    region TEXT NOT NULL,
+    name TEXT NOT NULL,
+    cloud_hsm_cluster_id TEXT NOT NULL,
+    trust_anchor_certificate TEXT NOT NULL,
+    wrapped_password BLOB NOT NULL,
+    connection_state TEXT NOT NULL,
+    connection_error_code TEXT,
+    connection_generation INTEGER NOT NULL,
+    created_at INTEGER NOT NULL
+  ) STRICT;
+  CREATE UNIQUE INDEX custom_key_stores_by_name ON custom_key_stores(account_id, region, name);
+  CREATE UNIQUE INDEX custom_key_stores_by_cluster ON custom_key_stores(cloud_hsm_cluster_id);
+  ALTER TABLE keys ADD COLUMN custom_key_store_id TEXT REFERENCES custom_key_stores(custom_key_store_id);
+  CREATE INDEX keys_by_custom_key_store ON keys(custom_key_store_id, key_id) WHERE custom_key_store_id IS NOT NULL;
+  `,
 ];

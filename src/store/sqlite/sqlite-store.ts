@@ -1,9 +1,12 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import type { KeyState } from "@aws-sdk/client-kms";
+import type { ConnectionStateType, KeyState } from "@aws-sdk/client-kms";
 import Database from "better-sqlite3";
-import type { KeyMaterialVersion, KmsKey, RotationType, Tag } from "../../domain/key.js";
+import type { CustomKeyStoreChanges, CustomKeyStoreRecord } from "../../domain/custom-key-store.js";
+import { type KeyMaterialVersion, type KmsKey, type RotationType, storeKeyId, type Tag } from "../../domain/key.js";
 import { BackupStoreError, type BackupTable, type CellValue, type RowInserter, type StoreSnapshot } from "../backup.js";
+import type { CustomKeyStoreTable } from "../custom-key-stores.js";
+import type { ImportedMaterialStore, KeyMaterialImport } from "../imported-material-store.js";
 import {
   type AccessKeyRow,
   type AliasRow,
@@ -39,6 +42,15 @@ import type {
   Page,
   Principal,
 } from "../store.js";
+import {
+  type WrappedTable,
+  type WrappedValue,
+  wrappedValueCursor,
+  wrappedValuePage,
+  wrappedValueSql,
+} from "../wrapped-values.js";
+import { SqliteCustomKeyStores } from "./custom-key-store-sql.js";
+import { SqliteImportedMaterial } from "./imported-material-sql.js";
 import { SQLITE_MIGRATIONS } from "./migrations.js";
 
 /** The embedded default store: one SQLite file in WAL mode with fully synchronous commits. */
@@ -46,6 +58,8 @@ export class SqliteKeyStore implements KeyStore, IntegrityScan {
   private readonly db: Database.Database;
   private readonly statements;
   private readonly keyUpdates = new Map<string, Database.Statement>();
+  private readonly imported: ImportedMaterialStore;
+  private readonly customKeyStores: CustomKeyStoreTable;
 
   constructor(file: string) {
     mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
@@ -56,6 +70,8 @@ export class SqliteKeyStore implements KeyStore, IntegrityScan {
     this.db.pragma("foreign_keys = ON");
     this.db.pragma("busy_timeout = 5000");
     this.migrate();
+    this.imported = new SqliteImportedMaterial(this.db);
+    this.customKeyStores = new SqliteCustomKeyStores(this.db);
     const db = this.db;
     this.statements = {
       dataVersion: db.prepare("PRAGMA data_version").pluck(),
@@ -90,6 +106,26 @@ export class SqliteKeyStore implements KeyStore, IntegrityScan {
          AND key_state = 'Enabled' AND rotation_period_days IS NOT NULL ORDER BY next_rotation_date LIMIT ?`,
       ),
       getKey: db.prepare<[string], KeyRow>("SELECT * FROM keys WHERE key_id = ?"),
+      // The other regional copies of a multi-Region key's row.
+      otherCopies: db.prepare<[string], { key_id: string }>(
+        `SELECT other.key_id FROM keys AS this JOIN keys AS other
+         ON other.multi_region_key_id = this.multi_region_key_id AND other.key_id <> this.key_id WHERE this.key_id = ?`,
+      ),
+      multiRegionKeys: db.prepare<[string], KeyRow>("SELECT * FROM keys WHERE multi_region_key_id = ? ORDER BY region"),
+      copyMaterial: db.prepare(
+        `INSERT INTO key_material (key_id, version, wrapped, created_at, rotation_type)
+         SELECT ?, version, wrapped, created_at, rotation_type FROM key_material WHERE key_id = ?`,
+      ),
+      setVersion: db.prepare("UPDATE keys SET current_version = ? WHERE key_id = ?"),
+      setPrimaryRegion: db.prepare("UPDATE keys SET primary_region = ? WHERE multi_region_key_id = ?"),
+      setRotation: db.prepare("UPDATE keys SET rotation_period_days = ?, next_rotation_date = ? WHERE key_id = ?"),
+      // A primary waiting on its replicas starts its window once the last one is gone.
+      replicasGone: db.prepare(
+        `UPDATE keys SET key_state = 'PendingDeletion', deletion_date = :now + pending_window_days * 86400000
+         WHERE multi_region_key_id = :mrk AND region = primary_region AND key_state = 'PendingReplicaDeletion'
+         AND NOT EXISTS (SELECT 1 FROM keys AS replica WHERE replica.multi_region_key_id = :mrk
+           AND replica.region <> replica.primary_region)`,
+      ),
       listKeys: db.prepare<[string, string, string, number], KeyRow>(
         "SELECT * FROM keys WHERE account_id = ? AND region = ? AND key_id > ? ORDER BY key_id LIMIT ?",
       ),
@@ -212,11 +248,14 @@ export class SqliteKeyStore implements KeyStore, IntegrityScan {
     return (this.statements.getMeta.get(name) as { value: string }).value;
   }
 
-  async createKey(key: KmsKey, wrappedMaterial: Buffer, tags: readonly Tag[]): Promise<void> {
+  async createKey(key: KmsKey, wrappedMaterial: Buffer | null, tags: readonly Tag[]): Promise<void> {
+    const row = storeKeyId(key);
     this.db.transaction(() => {
       this.statements.insertKey.run(keyRowValues(key));
-      this.statements.insertMaterial.run(key.keyId, key.currentVersion, wrappedMaterial, key.createdAt.getTime(), null);
-      for (const tag of tags) this.statements.putTag.run(key.keyId, tag.TagKey, tag.TagValue);
+      if (wrappedMaterial !== null) {
+        this.statements.insertMaterial.run(row, key.currentVersion, wrappedMaterial, key.createdAt.getTime(), null);
+      }
+      for (const tag of tags) this.statements.putTag.run(row, tag.TagKey, tag.TagValue);
     })();
   }
 
@@ -252,11 +291,23 @@ export class SqliteKeyStore implements KeyStore, IntegrityScan {
 
   async listKeys(accountId: string, region: string, after: string | null, limit: number): Promise<Page<KmsKey>> {
     const rows = this.statements.listKeys.all(accountId, region, after ?? "", limit + 1);
-    return page(rows.map(toKey), limit, (key) => key.keyId);
+    return page(rows.map(toKey), limit, storeKeyId);
   }
 
   async deleteKeyIfDue(keyId: string, now: Date): Promise<boolean> {
-    return this.statements.deleteKeyIfDue.run(keyId, now.getTime()).changes === 1;
+    return this.db
+      .transaction(() => {
+        const row = this.statements.getKey.get(keyId);
+        if (row === undefined) return false;
+        const multiRegion = row.multi_region_key_id;
+        const primaryWithReplicas =
+          multiRegion !== null && row.region === row.primary_region && this.statements.otherCopies.get(keyId);
+        if (primaryWithReplicas) return false;
+        if (this.statements.deleteKeyIfDue.run(keyId, now.getTime()).changes !== 1) return false;
+        if (multiRegion !== null) this.statements.replicasGone.run({ now: now.getTime(), mrk: multiRegion });
+        return true;
+      })
+      .immediate();
   }
 
   async keysDueForDeletion(now: Date): Promise<string[]> {
@@ -291,15 +342,56 @@ export class SqliteKeyStore implements KeyStore, IntegrityScan {
               next: nextRotationDate.getTime(),
             });
       if (advanced.changes !== 1) return false;
-      this.statements.insertMaterial.run(
-        keyId,
-        fromVersion + 1,
-        rotation.wrappedMaterial,
-        rotatedAt.getTime(),
-        rotation.rotationType,
-      );
+      // A multi-Region key's replicas get the new version in the same transaction.
+      for (const row of [keyId, ...this.statements.otherCopies.all(keyId).map((copy) => copy.key_id)]) {
+        if (row !== keyId) this.statements.setVersion.run(fromVersion + 1, row);
+        this.statements.insertMaterial.run(
+          row,
+          fromVersion + 1,
+          rotation.wrappedMaterial,
+          rotatedAt.getTime(),
+          rotation.rotationType,
+        );
+      }
       return true;
     })();
+  }
+
+  async replicateKey(replica: KmsKey, tags: readonly Tag[]): Promise<"created" | "exists" | "primary-unavailable"> {
+    const primaryRow = storeKeyId({ keyId: replica.keyId, region: replica.primaryRegion as string });
+    const row = storeKeyId(replica);
+    return this.db
+      .transaction(() => {
+        const primary = this.statements.getKey.get(primaryRow);
+        if (primary === undefined || primary.primary_region !== primary.region) return "primary-unavailable";
+        if (primary.key_state !== "Enabled") return "primary-unavailable";
+        if (this.statements.getKey.get(row) !== undefined) return "exists";
+        this.statements.insertKey.run(keyRowValues({ ...replica, currentVersion: primary.current_version }));
+        this.statements.copyMaterial.run(row, primaryRow);
+        for (const tag of tags) this.statements.putTag.run(row, tag.TagKey, tag.TagValue);
+        return "created";
+      })
+      .immediate();
+  }
+
+  async multiRegionKeys(keyId: string): Promise<KmsKey[]> {
+    return this.statements.multiRegionKeys.all(keyId).map(toKey);
+  }
+
+  async updatePrimaryRegion(keyId: string, region: string): Promise<boolean> {
+    return this.db
+      .transaction(() => {
+        const copies = this.statements.multiRegionKeys.all(keyId);
+        const primary = copies.find((copy) => copy.region === copy.primary_region);
+        const next = copies.find((copy) => copy.region === region);
+        if (primary === undefined || next === undefined || primary === next) return false;
+        if (primary.key_state !== "Enabled" || next.key_state !== "Enabled") return false;
+        this.statements.setPrimaryRegion.run(region, keyId);
+        this.statements.setRotation.run(primary.rotation_period_days, primary.next_rotation_date, next.key_id);
+        this.statements.setRotation.run(null, null, primary.key_id);
+        return true;
+      })
+      .immediate();
   }
 
   async listKeyMaterial(keyId: string, after: number, limit: number): Promise<Page<KeyMaterialVersion>> {
@@ -342,7 +434,13 @@ export class SqliteKeyStore implements KeyStore, IntegrityScan {
     const rows =
       targetKeyId === null
         ? this.statements.listAliases.all(accountId, region, after ?? "", limit + 1)
-        : this.statements.listAliasesForKey.all(accountId, region, targetKeyId, after ?? "", limit + 1);
+        : this.statements.listAliasesForKey.all(
+            accountId,
+            region,
+            storeKeyId({ keyId: targetKeyId, region }),
+            after ?? "",
+            limit + 1,
+          );
     return page(rows.map(toAlias), limit, (alias) => alias.aliasName);
   }
 
@@ -514,7 +612,7 @@ export class SqliteKeyStore implements KeyStore, IntegrityScan {
     const rows = this.db
       .prepare<[string, number], KeyRow>("SELECT * FROM keys WHERE key_id > ? ORDER BY key_id LIMIT ?")
       .all(after ?? "", limit + 1);
-    return page(rows.map(toKey), limit, (key) => key.keyId);
+    return page(rows.map(toKey), limit, storeKeyId);
   }
 
   async scanAliases(after: string | null, limit: number): Promise<Page<Alias>> {
@@ -533,6 +631,20 @@ export class SqliteKeyStore implements KeyStore, IntegrityScan {
       .prepare<[string, number], GrantRow>("SELECT * FROM grants WHERE grant_id > ? ORDER BY grant_id LIMIT ?")
       .all(after ?? "", limit + 1);
     return page(rows.map(toGrant), limit, (grant) => grant.grantId);
+  }
+
+  async scanWrappedValues(table: WrappedTable, after: string | null, limit: number): Promise<Page<WrappedValue>> {
+    const sql = wrappedValueSql(table, () => "?");
+    const rows =
+      after === null
+        ? this.db.prepare<unknown[], Record<string, unknown>>(sql.first).all(limit + 1)
+        : this.db.prepare<unknown[], Record<string, unknown>>(sql.after).all(...wrappedValueCursor(after), limit + 1);
+    return wrappedValuePage(table, rows, limit);
+  }
+
+  async replaceWrappedValue(value: WrappedValue, rewrapped: Buffer): Promise<boolean> {
+    const { replace } = wrappedValueSql(value.table, () => "?");
+    return this.db.prepare(replace).run(rewrapped, ...value.rowKey, value.wrapped).changes === 1;
   }
 
   /** BackupSource: on a read-only connection of its own, so this one's writers carry on meanwhile (WAL). */
@@ -602,6 +714,51 @@ export class SqliteKeyStore implements KeyStore, IntegrityScan {
     return this.statements.dataVersion.get() as number;
   }
 
+  createCustomKeyStore(store: CustomKeyStoreRecord) {
+    return this.customKeyStores.createCustomKeyStore(store);
+  }
+  getCustomKeyStore(customKeyStoreId: string) {
+    return this.customKeyStores.getCustomKeyStore(customKeyStoreId);
+  }
+  findCustomKeyStoreByName(accountId: string, region: string, name: string) {
+    return this.customKeyStores.findCustomKeyStoreByName(accountId, region, name);
+  }
+  listCustomKeyStores(accountId: string | null, region: string | null, after: string | null, limit: number) {
+    return this.customKeyStores.listCustomKeyStores(accountId, region, after, limit);
+  }
+  updateCustomKeyStore(
+    customKeyStoreId: string,
+    changes: CustomKeyStoreChanges,
+    onlyInStates?: readonly ConnectionStateType[],
+  ) {
+    return this.customKeyStores.updateCustomKeyStore(customKeyStoreId, changes, onlyInStates);
+  }
+  deleteCustomKeyStore(customKeyStoreId: string, onlyInStates: readonly ConnectionStateType[]) {
+    return this.customKeyStores.deleteCustomKeyStore(customKeyStoreId, onlyInStates);
+  }
+  keysInCustomKeyStore(customKeyStoreId: string, after: string | null, limit: number) {
+    return this.customKeyStores.keysInCustomKeyStore(customKeyStoreId, after, limit);
+  }
+
+  listImportedKeyMaterial(storeKeyId: string) {
+    return this.imported.listImportedKeyMaterial(storeKeyId);
+  }
+  importKeyMaterial(write: KeyMaterialImport) {
+    return this.imported.importKeyMaterial(write);
+  }
+  deleteImportedKeyMaterial(storeKeyId: string, version: number, expiredBy?: Date) {
+    return this.imported.deleteImportedKeyMaterial(storeKeyId, version, expiredBy);
+  }
+  importedKeyMaterialDue(now: Date, limit: number) {
+    return this.imported.importedKeyMaterialDue(now, limit);
+  }
+  rotateToImportedKeyMaterial(storeKeyId: string, fromVersion: number, toVersion: number, at: Date) {
+    return this.imported.rotateToImportedKeyMaterial(storeKeyId, fromVersion, toVersion, at);
+  }
+  refreshImportState(storeKeyId: string) {
+    return this.imported.refreshImportState(storeKeyId);
+  }
+
   async close(): Promise<void> {
     this.db.close();
   }
@@ -612,7 +769,7 @@ function aliasParams(alias: Alias) {
     account_id: alias.accountId,
     region: alias.region,
     alias_name: alias.aliasName,
-    target_key_id: alias.targetKeyId,
+    target_key_id: storeKeyId({ keyId: alias.targetKeyId, region: alias.region }),
     created_at: alias.createdAt.getTime(),
     updated_at: alias.lastUpdatedAt.getTime(),
   };
