@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 
 [ -d node_modules ] || npm ci
 npm run build --silent
-npx biome check src test bench scripts
+npx biome check src test bench scripts console
 
 status=0
 failed=()
@@ -65,6 +65,19 @@ if ! node scripts/softhsm-test-token.mjs install; then
     status=1
   else
     echo "WARNING: SoftHSM2 is not installed: the PKCS#11 tests are skipped" >&2
+  fi
+fi
+
+# The web console's end-to-end tests drive Debian's Chromium (test/integration/console.test.ts),
+# installed here when missing.
+if [ -z "${TRENT_CHROMIUM:-}" ] && ! command -v chromium >/dev/null 2>&1; then
+  if ! { apt-get install -y chromium >/dev/null || { apt-get update >/dev/null && apt-get install -y chromium >/dev/null; }; }; then
+    if [ -n "${CI:-}" ]; then
+      failed+=("installing Chromium")
+      status=1
+    else
+      echo "WARNING: Chromium is not installed: the web console's browser tests are skipped" >&2
+    fi
   fi
 fi
 

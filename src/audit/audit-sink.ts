@@ -3,6 +3,8 @@ import type { Caller } from "../domain/principal.js";
 /** What an edge knows of a request once it is answered, whatever the protocol. */
 export interface AnsweredRequest {
   readonly edge: "aws" | "alibaba";
+  /** The service the request was made to, when not KMS (the CloudTrail API is `cloudtrail.amazonaws.com`). */
+  readonly eventSource?: string;
   readonly requestId: string;
   /** The operation the request named, or null when it named none Trent knows. */
   readonly operation: string | null;

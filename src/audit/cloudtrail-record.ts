@@ -40,7 +40,7 @@ export function cloudTrailRecord(request: AnsweredRequest, eventId: string, time
             accessKeyId: caller.accessKeyId,
           },
     eventTime: cloudTrailTime(time),
-    eventSource: EVENT_SOURCES[request.edge],
+    eventSource: request.eventSource ?? EVENT_SOURCES[request.edge],
     eventName: operation,
     awsRegion: caller?.region ?? null,
     sourceIPAddress: request.remoteAddress,

@@ -238,6 +238,7 @@ program
       .argParser(parsePositiveInt),
   )
   .addOption(new Option("--log-level <level>", "pino log level").env("TRENT_LOG_LEVEL").default("info"))
+  .addOption(new Option("--no-console", "do not serve the web console at /console/ (or TRENT_CONSOLE=off)"))
   .action(async (options) => {
     const listen = typeof options.listen === "string" ? parseListen(options.listen) : options.listen;
     const tlsListen =
@@ -293,6 +294,7 @@ program
       auditSealIntervalMs: options.auditSealInterval * 1000,
       auditMaxFileBytes: options.auditMaxFileMb * 1024 * 1024,
       auditRequired: options.auditRequired !== false,
+      console: options.console !== false && consoleFromEnv(process.env.TRENT_CONSOLE),
     };
     if (isClusterWorker()) {
       const trent = await startClusterWorker(config);
@@ -306,6 +308,13 @@ program
     const trent = await startTrent(config);
     exitOnStopSignals(trent.logger, () => trent.close());
   });
+
+/** TRENT_CONSOLE: on (the default) or off. */
+function consoleFromEnv(value: string | undefined): boolean {
+  if (value === undefined || value === "" || /^(on|true|1)$/i.test(value)) return true;
+  if (/^(off|false|0)$/i.test(value)) return false;
+  throw new InvalidArgumentError(`TRENT_CONSOLE must be on or off, not ${value}`);
+}
 
 /** Opens the data directory for one admin command and closes it afterwards. */
 async function withDataDirectory(

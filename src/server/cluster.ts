@@ -1,4 +1,5 @@
 import cluster, { type Worker } from "node:cluster";
+import { CONSOLE_PATH } from "./console-site.js";
 import { DEFAULT_DRAIN_TIMEOUT_MS } from "./graceful-stop.js";
 import type { MetricsSnapshot } from "./metrics.js";
 import {
@@ -132,7 +133,13 @@ export async function startCluster(config: TrentConfig, workers: number): Promis
           { url: message.url, tlsUrl: message.tlsUrl, dataDir: config.dataDir, accountId: prepared.accountId, workers },
           "Trent is listening",
         );
-        printUsage(message.url, `${config.dataDir}/credentials`, prepared.created, httpsUsage(config, message.tlsUrl));
+        printUsage(
+          message.url,
+          `${config.dataDir}/credentials`,
+          prepared.created,
+          httpsUsage(config, message.tlsUrl),
+          config.console === false ? undefined : `${message.url}${CONSOLE_PATH}`,
+        );
       }
     }
   });

@@ -11,6 +11,8 @@ import {
   dkmsErrorResponse,
 } from "../protocol/alibaba/dkms-edge.js";
 import type { AwsJsonEdge, EdgeRequest } from "../protocol/aws/aws-json-edge.js";
+import { type CloudTrailEdge, isCloudTrailTarget } from "../protocol/aws/cloudtrail-edge.js";
+import { type ConsoleSite, isBrowserNavigation } from "./console-site.js";
 import { type ConnectionMetrics, METRICS_CONTENT_TYPE, type RequestMetrics } from "./metrics.js";
 import type { ReadinessReport } from "./readiness.js";
 
@@ -42,6 +44,10 @@ export interface ListenerHooks {
   /** Told of the requests the listener answers itself (too large, too slow, not a POST). */
   readonly requests?: RequestMetrics;
   readonly connections?: ConnectionMetrics;
+  /** Serves the web console under /console/ (and redirects / there); without it those paths are 404. */
+  readonly console?: ConsoleSite;
+  /** Answers CloudTrail's LookupEvents (and VerifyAuditTrail) on the AWS route, by X-Amz-Target. */
+  readonly cloudTrail?: CloudTrailEdge;
 }
 
 class BodyTooLarge extends Error {}
@@ -297,6 +303,17 @@ export function createHttpServer(
         await serveProbe(path, response);
         return;
       }
+      if ((request.method === "GET" || request.method === "HEAD") && path !== undefined) {
+        if (hooks.console?.serve(path, request.method, request.headers.accept, response)) return;
+        if (
+          (path === "/" && isBrowserNavigation(request.headers.accept)) ||
+          path === "/console" ||
+          path.startsWith("/console/")
+        ) {
+          send(response, 404, { "content-type": "text/plain; charset=utf-8" }, "The web console is switched off.\n");
+          return;
+        }
+      }
       if (request.method !== "POST") {
         response.setHeader("allow", "POST");
         refuse(405, "UnknownOperationException", "KMS operations are sent as POST requests.");
@@ -309,7 +326,12 @@ export function createHttpServer(
         return;
       }
       const body = await readBody(request, options.maxBodyBytes, options.bodyTimeoutMs);
-      const result = await edge.handle(edgeRequest(request, new URL(target, "http://trent.invalid"), body));
+      const url = new URL(target, "http://trent.invalid");
+      const targets = request.headers["x-amz-target"];
+      const result =
+        hooks.cloudTrail !== undefined && isCloudTrailTarget(typeof targets === "string" ? targets : undefined)
+          ? await hooks.cloudTrail.handle(edgeRequest(request, url, body))
+          : await edge.handle(edgeRequest(request, url, body));
       send(response, result.status, result.headers, result.body);
     } catch (error) {
       if (error instanceof BodyTooLarge) {

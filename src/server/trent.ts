@@ -5,6 +5,7 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import pino, { type Logger } from "pino";
 import { AttestationVerifier, AWS_NITRO_ROOT_G1_PEM, loadTrustRoots } from "../attestation/nitro-attestation.js";
+import { AuditFiles } from "../audit/audit-files.js";
 import { AUDIT_CORRELATION_PURPOSE, AUDIT_SEAL_PURPOSE } from "../audit/audit-keys.js";
 import { AuditLog, type AuditLogOptions, type FsyncPolicy } from "../audit/audit-log.js";
 import type { AuditSink } from "../audit/audit-sink.js";
@@ -24,6 +25,7 @@ import { rotateDueKeys } from "../ops/rotate-due-keys.js";
 import { PolicyAuthorizer } from "../policy/policy-authorizer.js";
 import { DkmsEdge } from "../protocol/alibaba/dkms-edge.js";
 import { AwsJsonEdge } from "../protocol/aws/aws-json-edge.js";
+import { CloudTrailEdge } from "../protocol/aws/cloudtrail-edge.js";
 import type { QuotaSettings } from "../quota/quota-settings.js";
 import { requestQuotasFor } from "../quota/request-quotas.js";
 import type { RootConfig } from "../root/available-roots.js";
@@ -39,6 +41,7 @@ import { PostgresKeyStore } from "../store/postgres/postgres-store.js";
 import { SqliteKeyStore } from "../store/sqlite/sqlite-store.js";
 import type { KeyStore } from "../store/store.js";
 import { storeLocation } from "../store/store-location.js";
+import { CONSOLE_PATH, ConsoleSite, DEFAULT_CONSOLE_DIR } from "./console-site.js";
 import { DEFAULT_DRAIN_TIMEOUT_MS, ListenerDrain } from "./graceful-stop.js";
 import { createHttpServer, DEFAULT_HTTP_OPTIONS, type HttpServerOptions } from "./http-server.js";
 import { type MetricsSnapshot, PrometheusMetrics } from "./metrics.js";
@@ -87,6 +90,8 @@ export interface TrentConfig {
   readonly auditMaxFileBytes: number;
   /** Fail a request whose record cannot be written (true), or answer it and log the failure. */
   readonly auditRequired: boolean;
+  /** Serve the web console under /console/ (default true; `--no-console` turns it off). */
+  readonly console?: boolean;
   /** How long close() lets requests in flight finish before closing their connections; default 10 s. */
   readonly drainTimeoutMs?: number;
   /** An HTTPS listener beside the HTTP one, serving the same edges. */
@@ -152,6 +157,25 @@ const ADMIN_POLICY = JSON.stringify({
   Version: "2012-10-17",
   Statement: [{ Sid: "TrentAdministrator", Effect: "Allow", Action: "kms:*", Resource: "*" }],
 });
+
+/** The admin may also read the audit trail (the web console's audit view, `aws cloudtrail lookup-events`). */
+const ADMIN_AUDIT_POLICY = JSON.stringify({
+  Version: "2012-10-17",
+  Statement: [{ Sid: "TrentAuditReader", Effect: "Allow", Action: "cloudtrail:LookupEvents", Resource: "*" }],
+});
+
+/** Attached once, like the administrator policy; data directories made before the console get it at their next start. */
+async function ensureAdminAuditPolicy(data: DataDirectory): Promise<void> {
+  const adminArn = userArn(data.accountId, ADMIN_USER);
+  if ((await data.store.getMeta("admin_audit_policy_attached")) !== undefined) return;
+  if (!(await data.store.getPrincipal(adminArn))) return;
+  await data.store.putIdentityPolicy({
+    principalArn: adminArn,
+    policyName: "TrentAuditReader",
+    document: ADMIN_AUDIT_POLICY,
+  });
+  await data.store.setMeta("admin_audit_policy_attached", "true");
+}
 
 /** Attached once; an operator who later detaches it is not overruled at the next start. */
 async function ensureAdminPolicy(data: DataDirectory): Promise<void> {
@@ -286,6 +310,7 @@ export async function prepareDataDirectory(config: TrentConfig): Promise<{ accou
   try {
     const issued = await ensureAdminCredentials(data, credentialsPath(config), config.region);
     await ensureAdminPolicy(data);
+    await ensureAdminAuditPolicy(data);
     await ensureAdminClientKey(data, config.dataDir);
     // Issued here, once, before any worker process reads it.
     if (config.tls) loadTlsMaterial(config.dataDir, config.tls);
@@ -371,7 +396,24 @@ export async function startTrent(
       ? () => metrics.render()
       : async () => PrometheusMetrics.renderNode([await metrics.snapshot(), ...(await siblings.siblingMetrics())]);
   const http = config.http ?? DEFAULT_HTTP_OPTIONS;
-  const hooks = { ready: () => readiness.check(), requests: metrics, connections: metrics };
+  const auditFiles = new AuditFiles(
+    config.auditDir ?? join(config.dataDir, "audit"),
+    await purposeKey(store, data.root, AUDIT_SEAL_PURPOSE),
+  );
+  const hooks = {
+    ready: () => readiness.check(),
+    requests: metrics,
+    connections: metrics,
+    cloudTrail: new CloudTrailEdge(services, new AccessKeys(store, data.root), auditFiles, logger),
+    ...(config.console === false
+      ? {}
+      : {
+          console: new ConsoleSite(process.env.TRENT_CONSOLE_DIR ?? DEFAULT_CONSOLE_DIR, {
+            region: config.region,
+            features: ["kms", "cloudtrail:LookupEvents", "VerifyAuditTrail", "metrics"],
+          }),
+        }),
+  };
   const server = createHttpServer(edge, logger, http, renderMetrics, undefined, dkmsEdge, hooks);
   const tlsServer = config.tls
     ? createHttpServer(edge, logger, http, renderMetrics, loadTlsMaterial(config.dataDir, config.tls), dkmsEdge, hooks)
@@ -411,8 +453,12 @@ export async function startTrent(
   const tlsUrl =
     tlsServer && config.tls ? await listen(tlsServer, "https", config.tls.host, config.tls.port) : undefined;
   if (prepared !== undefined) {
-    logger.info({ url, tlsUrl, dataDir: config.dataDir, accountId: prepared.accountId }, "Trent is listening");
-    printUsage(url, credentialsPath(config), prepared.created, httpsUsage(config, tlsUrl));
+    const consoleUrl = config.console === false ? undefined : `${url}${CONSOLE_PATH}`;
+    logger.info(
+      { url, tlsUrl, consoleUrl, dataDir: config.dataDir, accountId: prepared.accountId },
+      "Trent is listening",
+    );
+    printUsage(url, credentialsPath(config), prepared.created, httpsUsage(config, tlsUrl), consoleUrl);
   }
 
   let closing: Promise<boolean> | undefined;
@@ -463,8 +509,12 @@ export function printUsage(
   credentialsFile: string,
   created: boolean,
   https?: { readonly url: string; readonly caFile: string | undefined },
+  consoleUrl?: string,
 ): void {
   const lines = [
+    ...(consoleUrl === undefined
+      ? []
+      : ["", `Web console: ${consoleUrl} (sign in with the access key id and secret in the credentials file)`]),
     "",
     created
       ? `Admin credentials written to ${credentialsFile} (profile "trent").`

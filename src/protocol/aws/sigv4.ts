@@ -149,26 +149,27 @@ const CANONICAL = new CanonicalRequests();
 const MAX_SIGNING_KEYS = 10_000;
 const signingKeys = new Map<string, { secret: string; key: Buffer }>();
 
-function signingKey(accessKeyId: string, secret: string, date: string, region: string): Buffer {
-  const cacheKey = `${accessKeyId}/${date}/${region}`;
+function signingKey(accessKeyId: string, secret: string, date: string, region: string, service: string): Buffer {
+  const cacheKey = `${accessKeyId}/${date}/${region}/${service}`;
   const cached = signingKeys.get(cacheKey);
   if (cached !== undefined && cached.secret === secret) return cached.key;
   let key = Buffer.from(`AWS4${secret}`, "utf8");
-  for (const part of [date, region, SERVICE, "aws4_request"]) key = createHmac("sha256", key).update(part).digest();
+  for (const part of [date, region, service, "aws4_request"]) key = createHmac("sha256", key).update(part).digest();
   if (signingKeys.size >= MAX_SIGNING_KEYS) signingKeys.delete(signingKeys.keys().next().value as string);
   signingKeys.set(cacheKey, { secret, key });
   return key;
 }
 
 /**
- * Verifies an AWS Signature Version 4 request for the `kms` service. The canonical request is
- * rebuilt from exactly the headers the client signed, with the body hashed from the bytes
- * received, and the signature is compared in constant time.
+ * Verifies an AWS Signature Version 4 request for `service` (`kms`, or `cloudtrail` for the
+ * audit API). The canonical request is rebuilt from exactly the headers the client signed, with
+ * the body hashed from the bytes received, and the signature is compared in constant time.
  */
 export async function verifySigV4(
   request: IncomingSignedRequest,
   lookupSecret: SecretLookup,
   now: number,
+  service: string = SERVICE,
 ): Promise<VerifiedCaller> {
   const authorization = single(request, "authorization");
   if (authorization === undefined) {
@@ -182,8 +183,8 @@ export async function verifySigV4(
     // Temporary credentials are not issued by Trent yet, so no session token can be valid.
     throw new UnrecognizedClientException(INVALID_TOKEN);
   }
-  if (auth.service !== SERVICE) {
-    throw new InvalidSignatureException(`Credential should be scoped to correct service: '${SERVICE}'.`);
+  if (auth.service !== service) {
+    throw new InvalidSignatureException(`Credential should be scoped to correct service: '${service}'.`);
   }
   const amzDate = single(request, "x-amz-date");
   const signingDate = parseAmzDate(amzDate);
@@ -238,9 +239,9 @@ export async function verifySigV4(
     getCanonicalHeaders({ headers } as HttpRequest, undefined, new Set(auth.signedHeaders)),
     bodyHash,
   );
-  const scope = `${auth.date}/${auth.region}/${SERVICE}/aws4_request`;
+  const scope = `${auth.date}/${auth.region}/${service}/aws4_request`;
   const stringToSign = `${ALGORITHM}\n${amzDate}\n${scope}\n${createHash("sha256").update(canonicalRequest).digest("hex")}`;
-  const expected = createHmac("sha256", signingKey(auth.accessKeyId, secret, auth.date, auth.region))
+  const expected = createHmac("sha256", signingKey(auth.accessKeyId, secret, auth.date, auth.region, service))
     .update(stringToSign)
     .digest();
   if (!timingSafeEqual(expected, Buffer.from(auth.signature, "hex"))) {
