@@ -16,7 +16,9 @@ export interface Clients {
 
 /**
  * Credentials for the SDK, read from the session at each request: a request after the session
- * expired fails before it is signed, and each request counts as activity.
+ * expired fails before it is signed, and each request counts as activity. The SDK keeps
+ * credentials without an expiration for the client's lifetime and asks its provider again only
+ * for ones about to expire, so these say they expire at once: it asks before every request.
  */
 function credentialsProvider() {
   return async () => {
@@ -25,7 +27,7 @@ function credentialsProvider() {
     const reason = session === null ? "You are signed out." : expiryReason(session, now);
     if (session === null || reason !== null) throw new SessionExpired(reason ?? "You are signed out.");
     touchSession(now);
-    return { accessKeyId: session.accessKeyId, secretAccessKey: session.secretAccessKey };
+    return { accessKeyId: session.accessKeyId, secretAccessKey: session.secretAccessKey, expiration: new Date(now) };
   };
 }
 

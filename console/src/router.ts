@@ -9,8 +9,17 @@ export type Route =
   | { readonly page: "audit"; readonly keyId?: string }
   | { readonly page: "health" };
 
+/** A malformed escape (`#/keys/%E0`) is kept as typed rather than throwing, which would leave a blank page. */
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}
+
 export function parseRoute(hash: string): Route {
-  const [page = "", arg] = hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
+  const [page = "", arg] = hash.replace(/^#\/?/, "").split("/").map(decodeSegment);
   switch (page) {
     case "keys":
       return arg ? { page: "key", keyId: arg } : { page: "keys" };

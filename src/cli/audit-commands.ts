@@ -1,8 +1,9 @@
-import { createReadStream, existsSync, readdirSync, statSync } from "node:fs";
+import { createReadStream, existsSync, statSync } from "node:fs";
 import { basename, join } from "node:path";
 import { createInterface } from "node:readline";
 import type { Command, Option } from "commander";
 import { ChainVerifier } from "../audit/audit-chain.js";
+import { chainsIn } from "../audit/audit-files.js";
 import { AUDIT_SEAL_PURPOSE } from "../audit/audit-keys.js";
 import { storedOrDerivedPurposeKey } from "../root/purpose-keys.js";
 import { openStoreRoot } from "../root/store-root.js";
@@ -11,24 +12,6 @@ import { SqliteKeyStore } from "../store/sqlite/sqlite-store.js";
 import type { KeyStore } from "../store/store.js";
 import { storeLocation } from "../store/store-location.js";
 import { type RootFlags, rootConfigFrom } from "./root-commands.js";
-
-/** `audit.log`, `audit.000000001234.log`, `audit-worker-2.log`: the chain a file belongs to, and its place in it. */
-const CHAIN_FILE = /^(.+?)(?:\.(\d{12}))?\.log$/;
-
-/** A chain's files in chain order: the rotated ones by the sequence they end at, then the current one. */
-function chainsIn(dir: string): Map<string, string[]> {
-  const chains = new Map<string, { file: string; order: number }[]>();
-  for (const name of readdirSync(dir).sort()) {
-    const match = CHAIN_FILE.exec(name);
-    if (!match) continue;
-    const files = chains.get(match[1] as string) ?? [];
-    files.push({ file: join(dir, name), order: match[2] === undefined ? Number.POSITIVE_INFINITY : Number(match[2]) });
-    chains.set(match[1] as string, files);
-  }
-  return new Map(
-    [...chains].map(([chain, files]) => [chain, files.sort((a, b) => a.order - b.order).map((entry) => entry.file)]),
-  );
-}
 
 async function verifyFiles(files: readonly string[], sealKey: Buffer): Promise<boolean> {
   const verifier = new ChainVerifier(sealKey);

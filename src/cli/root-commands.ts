@@ -1,6 +1,5 @@
 import { existsSync, readFileSync } from "node:fs";
 import { type Command, InvalidArgumentError, Option } from "commander";
-import { AUDIT_CORRELATION_PURPOSE, AUDIT_SEAL_PURPOSE } from "../audit/audit-keys.js";
 import {
   AvailableRoots,
   describeRootKind,
@@ -9,14 +8,12 @@ import {
   type RootKind,
 } from "../root/available-roots.js";
 import { DEFAULT_PKCS11_ROOT_KEY_LABEL, type Pkcs11RootConfig } from "../root/pkcs11-root.js";
+import { STORED_PURPOSES } from "../root/purpose-keys.js";
 import { migrateRoot } from "../root/root-migration.js";
 import { PostgresKeyStore } from "../store/postgres/postgres-store.js";
 import { SqliteKeyStore } from "../store/sqlite/sqlite-store.js";
 import type { KeyStore } from "../store/store.js";
 import { storeLocation } from "../store/store-location.js";
-
-/** The purpose keys a change of root carries over (see root/purpose-keys.ts). */
-export const STORED_PURPOSES = [AUDIT_SEAL_PURPOSE, AUDIT_CORRELATION_PURPOSE] as const;
 
 /** What the root-of-trust options parse to, as commander names them. */
 export interface RootFlags {

@@ -1,17 +1,8 @@
 import { generateKeyPair, generateKeyPairSync } from "node:crypto";
 import { promisify } from "node:util";
+import { DATA_KEY_PAIR_SPECS } from "../domain/key-specs.js";
 
-export const DATA_KEY_PAIR_SPECS = [
-  "RSA_2048",
-  "RSA_3072",
-  "RSA_4096",
-  "ECC_NIST_P256",
-  "ECC_NIST_P384",
-  "ECC_NIST_P521",
-  "ECC_SECG_P256K1",
-  "SM2",
-  "ECC_NIST_EDWARDS25519",
-] as const;
+export { DATA_KEY_PAIR_SPECS };
 
 export type DataKeyPairSpec = (typeof DATA_KEY_PAIR_SPECS)[number];
 

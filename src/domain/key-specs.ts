@@ -101,6 +101,19 @@ export function keySpecInfo(keySpec: KeySpec): KeySpecInfo {
   return info;
 }
 
+/** The key pairs GenerateDataKeyPair makes. */
+export const DATA_KEY_PAIR_SPECS = [
+  "RSA_2048",
+  "RSA_3072",
+  "RSA_4096",
+  "ECC_NIST_P256",
+  "ECC_NIST_P384",
+  "ECC_NIST_P521",
+  "ECC_SECG_P256K1",
+  "SM2",
+  "ECC_NIST_EDWARDS25519",
+] as const;
+
 /** The algorithm lists of a key, empty for an impossible spec and usage. */
 export function keyAlgorithms(keySpec: KeySpec, keyUsage: KeyUsageType): KeyAlgorithms {
   return KEY_SPECS[keySpec]?.usages[keyUsage] ?? {};

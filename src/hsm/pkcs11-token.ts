@@ -1,3 +1,4 @@
+import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import pkcs11 from "pkcs11js";
 
 /** Where a token is and how to log in to it. */
@@ -22,11 +23,30 @@ export class Pkcs11TokenError extends Error {
   }
 }
 
+/** Return values after which a session is gone for good (token removed, HSM restarted, logged out): open a new one. */
+const SESSION_LOST = new Set([
+  "CKR_SESSION_HANDLE_INVALID",
+  "CKR_SESSION_CLOSED",
+  "CKR_DEVICE_REMOVED",
+  "CKR_DEVICE_ERROR",
+  "CKR_TOKEN_NOT_PRESENT",
+  "CKR_USER_NOT_LOGGED_IN",
+  "CKR_CRYPTOKI_NOT_INITIALIZED",
+]);
+
+/** Whether a failure means the session is lost (another session may work), not that the operation was refused. */
+export function isSessionLost(error: unknown): error is Pkcs11TokenError {
+  return error instanceof Pkcs11TokenError && SESSION_LOST.has(error.code ?? "");
+}
+
 /** A handle of an object inside the token; it never holds key bytes. */
 export type TokenKey = pkcs11.Handle;
 
 const GCM_TAG_BYTES = 16;
 const GCM_IV_BYTES = 12;
+/** Session states of a logged-in user (pkcs11js does not export CKS_*). */
+const CKS_RO_USER_FUNCTIONS = 1;
+const CKS_RW_USER_FUNCTIONS = 3;
 
 /**
  * Cryptoki allows one C_Initialize per module per process, and one login per token per
@@ -47,6 +67,19 @@ function loadModule(path: string): pkcs11.PKCS11 {
     loadedModules.set(path, module);
   }
   return module;
+}
+
+/**
+ * Cryptoki keeps a token logged in for the whole application while any of its sessions is open,
+ * and C_Login then answers CKR_USER_ALREADY_LOGGED_IN without looking at the PIN. So that a
+ * second login (a custom key store on the root's token, a store connected again) still tests
+ * its PIN, each token's last accepted PIN is kept here, as an HMAC under a key of this process.
+ */
+const PIN_VERIFIER_KEY = randomBytes(32);
+const acceptedPins = new Map<string, Buffer>();
+
+function pinVerifier(pin: string): Buffer {
+  return createHmac("sha256", PIN_VERIFIER_KEY).update(pin, "utf8").digest();
 }
 
 function tokenError(what: string, error: unknown): Pkcs11TokenError {
@@ -75,29 +108,43 @@ export class Pkcs11Token {
   static open(config: Pkcs11TokenConfig): Pkcs11Token {
     const module = loadModule(config.modulePath);
     const slot = findSlot(module, config);
-    const info = module.C_GetTokenInfo(slot);
+    let info: pkcs11.TokenInfo;
     let session: pkcs11.Handle;
     try {
+      info = module.C_GetTokenInfo(slot);
       session = module.C_OpenSession(slot, pkcs11.CKF_SERIAL_SESSION | pkcs11.CKF_RW_SESSION);
     } catch (error) {
       throw tokenError("cannot open a session on the PKCS#11 token", error);
     }
+    const serialNumber = info.serialNumber.trim();
+    const loginOf = `${config.modulePath}\0${serialNumber}`;
     try {
       module.C_Login(session, pkcs11.CKU_USER, config.pin);
+      acceptedPins.set(loginOf, pinVerifier(config.pin));
     } catch (error) {
       const failure = tokenError("cannot log in to the PKCS#11 token", error);
-      if (failure.code !== "CKR_USER_ALREADY_LOGGED_IN") {
-        module.C_CloseSession(session);
-        throw failure;
+      const accepted = acceptedPins.get(loginOf);
+      const samePin = accepted !== undefined && timingSafeEqual(accepted, pinVerifier(config.pin));
+      if (failure.code !== "CKR_USER_ALREADY_LOGGED_IN" || !samePin) {
+        closeQuietly(module, session);
+        throw failure.code === "CKR_USER_ALREADY_LOGGED_IN"
+          ? new Pkcs11TokenError(
+              "cannot log in to the PKCS#11 token: CKR_PIN_INCORRECT (not the PIN this process is logged in with)",
+              "CKR_PIN_INCORRECT",
+            )
+          : failure;
       }
     }
-    return new Pkcs11Token(module, session, slot, info.label.trim(), info.serialNumber.trim());
+    return new Pkcs11Token(module, session, slot, info.label.trim(), serialNumber);
   }
 
-  /** The key object with this label, if the token holds one. */
+  /** The secret key object with this label, if the token holds one (another kind of object is never taken for it). */
   findKey(label: string): TokenKey | undefined {
     try {
-      this.module.C_FindObjectsInit(this.session, [{ type: pkcs11.CKA_LABEL, value: label }]);
+      this.module.C_FindObjectsInit(this.session, [
+        { type: pkcs11.CKA_CLASS, value: pkcs11.CKO_SECRET_KEY },
+        { type: pkcs11.CKA_LABEL, value: label },
+      ]);
       try {
         return this.module.C_FindObjects(this.session) ?? undefined;
       } finally {
@@ -144,10 +191,16 @@ export class Pkcs11Token {
 
   /** Whether the key can be read out of the token (it never should be). */
   isExtractable(key: TokenKey): boolean {
-    const [sensitive, extractable] = this.module.C_GetAttributeValue(this.session, key, [
-      { type: pkcs11.CKA_SENSITIVE },
-      { type: pkcs11.CKA_EXTRACTABLE },
-    ]);
+    let attributes: ReturnType<pkcs11.PKCS11["C_GetAttributeValue"]>;
+    try {
+      attributes = this.module.C_GetAttributeValue(this.session, key, [
+        { type: pkcs11.CKA_SENSITIVE },
+        { type: pkcs11.CKA_EXTRACTABLE },
+      ]);
+    } catch (error) {
+      throw tokenError("cannot read a key's attributes in the token", error);
+    }
+    const [sensitive, extractable] = attributes;
     return sensitive?.value?.[0] !== 1 || extractable?.value?.[0] !== 0;
   }
 
@@ -195,25 +248,33 @@ export class Pkcs11Token {
   }
 
   random(length: number): Buffer {
-    return this.module.C_GenerateRandom(this.session, Buffer.alloc(length));
+    try {
+      return this.module.C_GenerateRandom(this.session, Buffer.alloc(length));
+    } catch (error) {
+      throw tokenError("the token's random generator failed", error);
+    }
   }
 
   /** Whether the session still works (the token is present and logged in). */
   isReachable(): boolean {
     try {
-      this.module.C_GetSessionInfo(this.session);
-      return true;
+      const { state } = this.module.C_GetSessionInfo(this.session);
+      return state === CKS_RO_USER_FUNCTIONS || state === CKS_RW_USER_FUNCTIONS;
     } catch {
       return false;
     }
   }
 
   close(): void {
-    try {
-      this.module.C_CloseSession(this.session);
-    } catch {
-      // Already closed, or the token is gone: nothing left to release.
-    }
+    closeQuietly(this.module, this.session);
+  }
+}
+
+function closeQuietly(module: pkcs11.PKCS11, session: pkcs11.Handle): void {
+  try {
+    module.C_CloseSession(session);
+  } catch {
+    // Already closed, or the token is gone: nothing left to release.
   }
 }
 
@@ -255,13 +316,16 @@ function gcm(iv: Buffer, aad: Buffer): pkcs11.Mechanism {
 }
 
 function findSlot(module: pkcs11.PKCS11, config: Pkcs11TokenConfig): pkcs11.Handle {
-  const slots = module.C_GetSlotList(true);
-  for (const slot of slots) {
-    if (config.slot !== undefined) {
-      if (slotNumber(slot) === config.slot) return slot;
-      continue;
+  try {
+    for (const slot of module.C_GetSlotList(true)) {
+      if (config.slot !== undefined) {
+        if (slotNumber(slot) === config.slot) return slot;
+        continue;
+      }
+      if (module.C_GetTokenInfo(slot).label.trim() === config.tokenLabel) return slot;
     }
-    if (module.C_GetTokenInfo(slot).label.trim() === config.tokenLabel) return slot;
+  } catch (error) {
+    throw tokenError(`cannot list the tokens of ${config.modulePath}`, error);
   }
   const wanted = config.slot !== undefined ? `slot ${config.slot}` : `token labelled "${config.tokenLabel}"`;
   throw new Pkcs11TokenError(`the PKCS#11 module ${config.modulePath} has no ${wanted}`, "CKR_TOKEN_NOT_PRESENT");

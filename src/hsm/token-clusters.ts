@@ -74,6 +74,12 @@ export class TokenClusters {
     } catch (error) {
       return { connected: false, code: connectionErrorOf(error), reason: (error as Error).message };
     }
+    // A request of the old generation may have opened a session meanwhile: this one replaces it.
+    const opened = this.sessions.get(customKeyStoreId);
+    opened?.token.then(
+      (session) => session.close(),
+      () => undefined,
+    );
     this.sessions.set(customKeyStoreId, { generation, token: Promise.resolve(token) });
     return { connected: true };
   }
@@ -118,6 +124,19 @@ export class TokenClusters {
     } catch {
       // It never opened: nothing to close.
     }
+  }
+
+  /** Closes this process's session of a store if it no longer works, so that the next use opens a new one. */
+  async dropIfLost(customKeyStoreId: string): Promise<void> {
+    const held = this.sessions.get(customKeyStoreId);
+    if (held === undefined) return;
+    let reachable: boolean;
+    try {
+      reachable = (await held.token).isReachable();
+    } catch {
+      reachable = false;
+    }
+    if (!reachable && this.sessions.get(customKeyStoreId) === held) await this.close(customKeyStoreId);
   }
 
   async closeAll(): Promise<void> {

@@ -16,6 +16,6 @@ export const cancelKeyDeletion: Operation<CancelKeyDeletionRequest, CancelKeyDel
   );
   if (!cancelled) throw new KMSInvalidStateException(`${keyArn(key)} is not pending deletion.`);
   // A key with imported material that is missing goes back to PendingImport, not Disabled.
-  if (key.origin === "EXTERNAL") await context.services.store.refreshImportState(storeKeyId(key));
+  if (key.origin === "EXTERNAL") await context.services.store.importedMaterial.refreshImportState(storeKeyId(key));
   return { KeyId: keyArn(key) };
 };

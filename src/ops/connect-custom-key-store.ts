@@ -21,7 +21,9 @@ export const connectCustomKeyStore: Operation<ConnectCustomKeyStoreRequest, Conn
     invalidState(store, "ConnectCustomKeyStore", "DISCONNECTED (disconnect a FAILED store before connecting it again)");
   }
   const id = store.customKeyStoreId;
-  const connecting = await services.store.updateCustomKeyStore(
+  // Unwrapped first: a root of trust that fails here leaves the store as it was, not CONNECTING.
+  const password = await unwrapPassword(services, store);
+  const connecting = await services.store.customKeyStores.updateCustomKeyStore(
     id,
     { connectionState: "CONNECTING", connectionErrorCode: null },
     ["DISCONNECTED", "CONNECTING"],
@@ -30,13 +32,8 @@ export const connectCustomKeyStore: Operation<ConnectCustomKeyStoreRequest, Conn
     invalidState(await findCustomKeyStore(context, id), "ConnectCustomKeyStore", "DISCONNECTED");
   }
   const generation = store.connectionGeneration + 1;
-  const attempt = await tokenClusters(services).connect(
-    id,
-    generation,
-    store.cloudHsmClusterId,
-    await unwrapPassword(services, store),
-  );
-  const outcome = await services.store.updateCustomKeyStore(
+  const attempt = await tokenClusters(services).connect(id, generation, store.cloudHsmClusterId, password);
+  const outcome = await services.store.customKeyStores.updateCustomKeyStore(
     id,
     attempt.connected
       ? { connectionState: "CONNECTED", connectionErrorCode: null, connectionGeneration: generation }

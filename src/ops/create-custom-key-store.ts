@@ -41,7 +41,7 @@ export const createCustomKeyStore: Operation<CreateCustomKeyStoreRequest, Create
   const trustAnchorCertificate = requireTrustAnchor(input.TrustAnchorCertificate);
   await authorize(context, "kms:CreateCustomKeyStore", null);
   findCluster(services, clusterId);
-  const existing = await services.store.listCustomKeyStores(
+  const existing = await services.store.customKeyStores.listCustomKeyStores(
     caller.accountId,
     caller.region,
     null,
@@ -54,7 +54,7 @@ export const createCustomKeyStore: Operation<CreateCustomKeyStoreRequest, Create
   }
 
   const customKeyStoreId = newCustomKeyStoreId();
-  const created = await services.store.createCustomKeyStore({
+  const created = await services.store.customKeyStores.createCustomKeyStore({
     customKeyStoreId,
     accountId: caller.accountId,
     region: caller.region,

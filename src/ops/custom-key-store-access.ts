@@ -4,12 +4,13 @@ import {
   CloudHsmClusterNotFoundException,
   CustomKeyStoreInvalidStateException,
   CustomKeyStoreNotFoundException,
+  DependencyTimeoutException,
   IncorrectTrustAnchorException,
   KMSInternalException,
   UnsupportedOperationException,
   ValidationException,
 } from "../domain/errors.js";
-import type { Pkcs11Token } from "../hsm/pkcs11-token.js";
+import { isSessionLost, type Pkcs11Token, Pkcs11TokenError } from "../hsm/pkcs11-token.js";
 import { type ClusterToken, TokenClusters } from "../hsm/token-clusters.js";
 import type { OperationContext, Services } from "./context.js";
 
@@ -25,7 +26,7 @@ export async function findCustomKeyStore(
   context: OperationContext,
   customKeyStoreId: string,
 ): Promise<CustomKeyStoreRecord> {
-  const store = await context.services.store.getCustomKeyStore(customKeyStoreId);
+  const store = await context.services.store.customKeyStores.getCustomKeyStore(customKeyStoreId);
   if (store === undefined || store.accountId !== context.caller.accountId || store.region !== context.caller.region) {
     throw new CustomKeyStoreNotFoundException(
       `Custom key store '${customKeyStoreId}' does not exist in this account and Region.`,
@@ -134,11 +135,20 @@ export async function randomFromCustomKeyStore(
 ): Promise<Buffer> {
   const store = await findCustomKeyStore(context, customKeyStoreId);
   if (store.connectionState !== "CONNECTED") invalidState(store, "GenerateRandom", "CONNECTED");
-  try {
-    return (await tokenOfStore(context.services, store)).random(length);
-  } catch (error) {
-    throw new KMSInternalException(
-      `The token of custom key store '${customKeyStoreId}' cannot generate random bytes: ${(error as Error).message}`,
-    );
+  const clusters = tokenClusters(context.services);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return (await tokenOfStore(context.services, store)).random(length);
+    } catch (error) {
+      // A lost session (the token removed and put back) is replaced once; else the token is away for now.
+      if (attempt === 1 && isSessionLost(error)) {
+        await clusters.dropIfLost(customKeyStoreId);
+        continue;
+      }
+      if (!(error instanceof Pkcs11TokenError)) throw error;
+      throw new DependencyTimeoutException(
+        `The token of custom key store '${customKeyStoreId}' cannot generate random bytes now; retry the request. (${(error as Error).message})`,
+      );
+    }
   }
 }

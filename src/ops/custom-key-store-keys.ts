@@ -17,7 +17,7 @@ import {
   ValidationException,
 } from "../domain/errors.js";
 import { describeKey, type KmsKey, keyArn, type Tag } from "../domain/key.js";
-import { type Pkcs11Token, Pkcs11TokenError, type TokenKey } from "../hsm/pkcs11-token.js";
+import { isSessionLost, type Pkcs11Token, Pkcs11TokenError, type TokenKey } from "../hsm/pkcs11-token.js";
 import type { OperationContext, Services } from "./context.js";
 import { findCustomKeyStore, tokenClusters, tokenOfStore, unwrapPassword } from "./custom-key-store-access.js";
 
@@ -70,8 +70,11 @@ export async function createKeyInCustomKeyStore(
       `Custom key store '${store.customKeyStoreId}' is ${store.connectionState}; CreateKey needs it CONNECTED.`,
     );
   }
-  const token = await sessionOf(services, store, key);
-  usingToken(key, () => token.generateHmacKey(key.keyId));
+  const token = await withSessionRetry(services, key, async () => {
+    const session = await sessionOf(services, store, key);
+    usingToken(key, () => session.generateHmacKey(key.keyId));
+    return session;
+  });
   try {
     await services.store.createKey(key, null, tags);
   } catch (error) {
@@ -89,7 +92,7 @@ export async function createKeyInCustomKeyStore(
 /** DescribeKey's additions: the store and its cluster, and Unavailable while the store is not connected. */
 export async function describeCustomKeyStoreKey(services: Services, key: KmsKey, metadata: KeyMetadata): Promise<void> {
   if (key.customKeyStoreId === undefined) return;
-  const store = await services.store.getCustomKeyStore(key.customKeyStoreId);
+  const store = await services.store.customKeyStores.getCustomKeyStore(key.customKeyStoreId);
   metadata.CustomKeyStoreId = key.customKeyStoreId;
   if (store === undefined) return;
   metadata.CloudHsmClusterId = store.cloudHsmClusterId;
@@ -100,21 +103,23 @@ export async function describeCustomKeyStoreKey(services: Services, key: KmsKey,
 }
 
 /** A ciphertext under a key in a custom key store: its content key derived in the token (docs/ciphertext-format.md). */
-export async function sealInCustomKeyStore(
+export function sealInCustomKeyStore(
   services: Services,
   key: KmsKey,
   plaintext: Uint8Array,
   encodedContext: Buffer,
 ): Promise<Buffer> {
-  const derive = await derivationInToken(services, key);
-  return usingToken(key, () =>
-    encryptBlob(
-      derive,
-      { keyId: key.keyId, keyVersion: TOKEN_KEY_VERSION, keyType: KEY_TYPE_TOKEN_DERIVED_AES_256_GCM },
-      plaintext,
-      encodedContext,
-    ),
-  );
+  return withSessionRetry(services, key, async () => {
+    const derive = await derivationInToken(services, key);
+    return usingToken(key, () =>
+      encryptBlob(
+        derive,
+        { keyId: key.keyId, keyVersion: TOKEN_KEY_VERSION, keyType: KEY_TYPE_TOKEN_DERIVED_AES_256_GCM },
+        plaintext,
+        encodedContext,
+      ),
+    );
+  });
 }
 
 /** Opens what sealInCustomKeyStore made; MalformedCiphertextError when it does not authenticate or is another kind. */
@@ -128,8 +133,10 @@ export async function openInCustomKeyStore(
   if (header.keyVersion !== TOKEN_KEY_VERSION) {
     throw new MalformedCiphertextError("not a ciphertext of a key in a custom key store");
   }
-  const derive = await derivationInToken(services, key);
-  return usingToken(key, () => decryptBlob(derive, blob, encodedContext, KEY_TYPE_TOKEN_DERIVED_AES_256_GCM));
+  return withSessionRetry(services, key, async () => {
+    const derive = await derivationInToken(services, key);
+    return usingToken(key, () => decryptBlob(derive, blob, encodedContext, KEY_TYPE_TOKEN_DERIVED_AES_256_GCM));
+  });
 }
 
 /**
@@ -138,7 +145,7 @@ export async function openInCustomKeyStore(
  */
 export async function destroyKeyInToken(services: Services, key: KmsKey): Promise<boolean> {
   if (key.customKeyStoreId === undefined) return false;
-  const store = await services.store.getCustomKeyStore(key.customKeyStoreId);
+  const store = await services.store.customKeyStores.getCustomKeyStore(key.customKeyStoreId);
   if (store === undefined || store.connectionState !== "CONNECTED") return false;
   try {
     const token = await tokenOfStore(services, store);
@@ -157,7 +164,9 @@ export async function destroyKeyInToken(services: Services, key: KmsKey): Promis
  */
 async function derivationInToken(services: Services, key: KmsKey): Promise<ContentKeyDerivation> {
   const store =
-    key.customKeyStoreId === undefined ? undefined : await services.store.getCustomKeyStore(key.customKeyStoreId);
+    key.customKeyStoreId === undefined
+      ? undefined
+      : await services.store.customKeyStores.getCustomKeyStore(key.customKeyStoreId);
   if (store === undefined)
     throw new KMSInternalException(`${keyArn(key)} names a custom key store that does not exist.`);
   if (store.connectionState !== "CONNECTED") {
@@ -200,8 +209,29 @@ function usingToken<T>(key: KmsKey, use: () => T): T {
   }
 }
 
+/** The token's failure behind a KeyUnavailableException, when it was one. */
+const tokenFailures = new WeakMap<KeyUnavailableException, Pkcs11TokenError>();
+
 function unavailable(key: KmsKey, error: unknown): KeyUnavailableException {
-  return new KeyUnavailableException(
+  const failure = new KeyUnavailableException(
     `${keyArn(key)} is not available: the token of its custom key store cannot be used (${(error as Error).message}).`,
   );
+  if (error instanceof Pkcs11TokenError) tokenFailures.set(failure, error);
+  return failure;
+}
+
+/**
+ * Runs `use` with this process's session on the key's token; when that session turns out to be
+ * lost (the token was removed and put back, the HSM restarted), drops it and tries once more on a
+ * new one, so the process recovers without a reconnection of the store.
+ */
+async function withSessionRetry<T>(services: Services, key: KmsKey, use: () => Promise<T>): Promise<T> {
+  try {
+    return await use();
+  } catch (error) {
+    const cause = error instanceof KeyUnavailableException ? tokenFailures.get(error) : undefined;
+    if (key.customKeyStoreId === undefined || !isSessionLost(cause)) throw error;
+    await tokenClusters(services).dropIfLost(key.customKeyStoreId);
+    return use();
+  }
 }

@@ -16,7 +16,7 @@ export const deleteCustomKeyStore: Operation<DeleteCustomKeyStoreRequest, Delete
   await authorize(context, "kms:DeleteCustomKeyStore", null);
   const store = await findCustomKeyStore(context, input.CustomKeyStoreId as string);
   const id = store.customKeyStoreId;
-  const deleted = await services.store.deleteCustomKeyStore(id, ["DISCONNECTED"]);
+  const deleted = await services.store.customKeyStores.deleteCustomKeyStore(id, ["DISCONNECTED"]);
   if (deleted === "has-keys") {
     throw new CustomKeyStoreHasCMKsException(
       `Custom key store '${id}' contains KMS keys. Schedule their deletion (ScheduleKeyDeletion); once they are deleted, you can delete the custom key store.`,

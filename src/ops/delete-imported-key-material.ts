@@ -21,7 +21,7 @@ export const deleteImportedKeyMaterial: Operation<
     throw new KMSInvalidStateException(`${keyArn(key)} is ${key.keyState.toLowerCase()}.`);
   }
   const { services } = context;
-  const materials = liveMaterials(await services.store.listImportedKeyMaterial(storeKeyId(key)));
+  const materials = liveMaterials(await services.store.importedMaterial.listImportedKeyMaterial(storeKeyId(key)));
   const version =
     input.KeyMaterialId === undefined
       ? key.currentVersion
@@ -31,7 +31,7 @@ export const deleteImportedKeyMaterial: Operation<
   }
   const target = materials.find((material) => material.version === version);
   if (target?.imported) {
-    await services.store.deleteImportedKeyMaterial(storeKeyId(key), version);
+    await services.store.importedMaterial.deleteImportedKeyMaterial(storeKeyId(key), version);
     services.backingKeys.forget(key.keyId);
   }
   return { KeyId: keyArn(key), KeyMaterialId: keyMaterialId(key.keyId, version) };

@@ -22,7 +22,7 @@ export const describeCustomKeyStores: Operation<
     return { CustomKeyStores: [customKeyStoreEntry(store)], Truncated: false };
   }
   if (input.CustomKeyStoreName !== undefined) {
-    const store = await services.store.findCustomKeyStoreByName(
+    const store = await services.store.customKeyStores.findCustomKeyStoreByName(
       caller.accountId,
       caller.region,
       input.CustomKeyStoreName,
@@ -34,7 +34,7 @@ export const describeCustomKeyStores: Operation<
     }
     return { CustomKeyStores: [customKeyStoreEntry(store)], Truncated: false };
   }
-  const page = await services.store.listCustomKeyStores(
+  const page = await services.store.customKeyStores.listCustomKeyStores(
     caller.accountId,
     caller.region,
     after,

@@ -16,7 +16,7 @@ export const disconnectCustomKeyStore: Operation<
   await authorize(context, "kms:DisconnectCustomKeyStore", null);
   const store = await findCustomKeyStore(context, input.CustomKeyStoreId as string);
   const id = store.customKeyStoreId;
-  const disconnected = await services.store.updateCustomKeyStore(
+  const disconnected = await services.store.customKeyStores.updateCustomKeyStore(
     id,
     { connectionState: "DISCONNECTED", connectionErrorCode: null },
     ["CONNECTED", "CONNECTING", "FAILED"],

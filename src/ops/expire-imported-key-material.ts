@@ -13,10 +13,10 @@ export async function expireImportedKeyMaterial(services: Services): Promise<num
   const now = services.now();
   let expired = 0;
   for (;;) {
-    const due = await services.store.importedKeyMaterialDue(now, BATCH);
+    const due = await services.store.importedMaterial.importedKeyMaterialDue(now, BATCH);
     let expiredInBatch = 0;
     for (const material of due) {
-      if (await services.store.deleteImportedKeyMaterial(material.storeKeyId, material.version, now)) {
+      if (await services.store.importedMaterial.deleteImportedKeyMaterial(material.storeKeyId, material.version, now)) {
         services.backingKeys.forget(keyIdOfStoreRow(material.storeKeyId));
         expiredInBatch++;
       }

@@ -21,6 +21,8 @@ import {
   requireExternalOrigin,
 } from "./imported-key-material.js";
 import { requireNotPendingDeletion, resolveKey } from "./key-access.js";
+import { isReplica } from "./multi-region.js";
+import { hasOtherCopies, replicaImport } from "./replica-key-material.js";
 
 /** ValidTo may be at most 365 days after the request. */
 const MAX_VALID_TO_MS = 365 * 24 * 60 * 60 * 1000;
@@ -64,12 +66,15 @@ export const importKeyMaterial: Operation<ImportKeyMaterialRequest, ImportKeyMat
     throw error;
   }
   const fingerprint = await materialFingerprint(services, key, accepted.identity);
-  const rows = await services.store.listImportedKeyMaterial(storeKeyId(key));
+  const rows = await services.store.importedMaterial.listImportedKeyMaterial(storeKeyId(key));
   const live = liveMaterials(rows);
   const importType = input.ImportType ?? (live.length === 0 ? "NEW_KEY_MATERIAL" : "EXISTING_KEY_MATERIAL");
   const same = live.find((material) => material.fingerprint?.equals(fingerprint));
   let version: number;
-  if (importType === "NEW_KEY_MATERIAL") {
+  let mode: "new" | "existing" = importType === "NEW_KEY_MATERIAL" ? "new" : "existing";
+  if (isReplica(key)) {
+    ({ version, mode } = await replicaImport(context, key, accepted.identity, rows, input));
+  } else if (importType === "NEW_KEY_MATERIAL") {
     if (input.KeyMaterialId !== undefined) {
       throw new ValidationException("You cannot specify a KeyMaterialId with ImportType NEW_KEY_MATERIAL.");
     }
@@ -81,6 +86,11 @@ export const importKeyMaterial: Operation<ImportKeyMaterialRequest, ImportKeyMat
     if (live.length > 0 && !symmetric) {
       throw new UnsupportedOperationException(
         `${keyArn(key)} key spec is ${key.keySpec}: only symmetric encryption keys accept new key material after the first import.`,
+      );
+    }
+    if (live.length > 0 && (await hasOtherCopies(services, key))) {
+      throw new UnsupportedOperationException(
+        `${keyArn(key)} is a multi-Region primary key with replicas: Trent does not rotate imported key material across regions.`,
       );
     }
     if (live.some((material) => material.version > key.currentVersion)) {
@@ -103,9 +113,9 @@ export const importKeyMaterial: Operation<ImportKeyMaterialRequest, ImportKeyMat
     version = same.version;
   }
   const wrappedMaterial = await services.backingKeys.create(key.keyId, version, accepted.material);
-  const written = await services.store.importKeyMaterial({
+  const written = await services.store.importedMaterial.importKeyMaterial({
     storeKeyId: storeKeyId(key),
-    mode: importType === "NEW_KEY_MATERIAL" ? "new" : "existing",
+    mode,
     version,
     fingerprint,
     description: input.KeyMaterialDescription,

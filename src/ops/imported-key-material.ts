@@ -2,6 +2,7 @@ import { createHmac } from "node:crypto";
 import type { RotationsListEntry } from "@aws-sdk/client-kms";
 import { UnsupportedOperationException } from "../domain/errors.js";
 import { type KmsKey, keyArn, keyMaterialId } from "../domain/key.js";
+import { IMPORTED_MATERIAL_FINGERPRINT_PURPOSE, purposeKey } from "../root/purpose-keys.js";
 import type { ImportedKeyMaterial } from "../store/imported-material-store.js";
 import type { Services } from "./context.js";
 
@@ -28,13 +29,14 @@ export function withMaterialExpiry(key: KmsKey, now: Date): KmsKey {
 const fingerprintKeys = new WeakMap<Services, Promise<Buffer>>();
 
 /**
- * Which material this is, for this key: an HMAC under a key derived from the root, so the stored
+ * Which material this is, for this key: an HMAC under a key kept under the root, so the stored
  * value says nothing about the material to anyone without the root.
  */
 export async function materialFingerprint(services: Services, key: KmsKey, identity: Buffer): Promise<Buffer> {
   let macKey = fingerprintKeys.get(services);
   if (macKey === undefined) {
-    macKey = services.root.deriveKey("trent/imported-key-material/fingerprint");
+    // A stored purpose key, not a fresh derivation: it must outlive `trent root migrate`.
+    macKey = purposeKey(services.store, services.root, IMPORTED_MATERIAL_FINGERPRINT_PURPOSE);
     fingerprintKeys.set(services, macKey);
   }
   return createHmac("sha256", await macKey)

@@ -16,9 +16,9 @@ export async function listImportedKeyMaterial(
   after: number | null,
 ): Promise<ListKeyRotationsResponse> {
   const all = input.IncludeKeyMaterial === "ALL_KEY_MATERIAL";
-  const materials = liveMaterials(await context.services.store.listImportedKeyMaterial(storeKeyId(key))).filter(
-    (material) => (all || material.rotationType !== null) && material.version > (after ?? 0),
-  );
+  const materials = liveMaterials(
+    await context.services.store.importedMaterial.listImportedKeyMaterial(storeKeyId(key)),
+  ).filter((material) => (all || material.rotationType !== null) && material.version > (after ?? 0));
   const limit = pageSize(input.Limit, 100, 1000);
   const items = materials.slice(0, limit);
   const last = items[items.length - 1];

@@ -14,6 +14,7 @@ import { multiRegionKeyRegions } from "./describe-key.js";
 import { resolveKey } from "./key-access.js";
 import { bypassLockoutCondition, checkKeyPolicy } from "./key-policy.js";
 import { inRegion, partitionOf, requireEnabled, requirePrimary } from "./multi-region.js";
+import { requireReplicableMaterial } from "./replica-key-material.js";
 import { MAX_TAGS_PER_KEY, requestTagConditions, validateTags } from "./tags.js";
 
 /**
@@ -44,12 +45,13 @@ export const replicateKey: Operation<ReplicateKeyRequest, ReplicateKeyResponse> 
       `${replicaRegion} is not in the partition of ${primary.region}: a replica must be in the same partition as its primary key.`,
     );
   }
-  if (primary.origin !== "AWS_KMS") {
+  if (primary.origin !== "AWS_KMS" && primary.origin !== "EXTERNAL") {
     throw new UnsupportedOperationException(
-      `Trent does not replicate multi-Region keys of origin ${primary.origin}: only keys whose material it generated.`,
+      `${keyArn(primary)} origin is ${primary.origin} which is not valid for this operation.`,
     );
   }
   requireEnabled(primary);
+  await requireReplicableMaterial(services, primary);
 
   const replicaContext = inRegion(context, replicaRegion);
   await authorize(replicaContext, "kms:CreateKey", null, {
@@ -72,7 +74,9 @@ export const replicateKey: Operation<ReplicateKeyRequest, ReplicateKeyResponse> 
     keySpec: primary.keySpec,
     keyUsage: primary.keyUsage,
     origin: primary.origin,
-    keyState: "Enabled",
+    // AWS: "If you replicate a multi-Region primary key with imported key material, the replica
+    // key is created with no key material": it is PendingImport until the same material is imported.
+    keyState: primary.origin === "EXTERNAL" ? "PendingImport" : "Enabled",
     deletionDate: null,
     pendingDeletionWindowInDays: null,
     policy: input.Policy ?? defaultKeyPolicy(caller.accountId),

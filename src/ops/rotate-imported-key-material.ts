@@ -22,7 +22,7 @@ export async function rotateImportedKeyOnDemand(
   }
   requireUsable(key);
   const { services } = context;
-  const materials = liveMaterials(await services.store.listImportedKeyMaterial(storeKeyId(key)));
+  const materials = liveMaterials(await services.store.importedMaterial.listImportedKeyMaterial(storeKeyId(key)));
   if (materials.filter((material) => material.rotationType === "ON_DEMAND").length >= maxRotations) {
     throw new LimitExceededException(
       `${keyArn(key)} has reached the quota of ${maxRotations} on-demand rotations per key.`,
@@ -37,7 +37,7 @@ export async function rotateImportedKeyOnDemand(
   if (pending.validTo !== null && pending.validTo.getTime() <= services.now().getTime()) {
     throw new KMSInvalidStateException(`The key material pending rotation for ${keyArn(key)} has expired.`);
   }
-  const rotated = await services.store.rotateToImportedKeyMaterial(
+  const rotated = await services.store.importedMaterial.rotateToImportedKeyMaterial(
     storeKeyId(key),
     key.currentVersion,
     pending.version,

@@ -46,7 +46,7 @@ export const updateCustomKeyStore: Operation<UpdateCustomKeyStoreRequest, Update
     changes.cloudHsmClusterId = input.CloudHsmClusterId;
   }
   const states = needsDisconnected ? (["DISCONNECTED"] as const) : (["CONNECTED", "DISCONNECTED"] as const);
-  const updated = await services.store.updateCustomKeyStore(id, changes, states);
+  const updated = await services.store.customKeyStores.updateCustomKeyStore(id, changes, states);
   if (updated === "name-in-use") {
     throw new CustomKeyStoreNameInUseException(
       `The custom key store name '${changes.name}' is already assigned to another custom key store in this account and Region.`,
@@ -82,7 +82,11 @@ async function requireRelated(
   let after: string | null = null;
   const keyIds: string[] = [];
   do {
-    const page = await services.store.keysInCustomKeyStore(store.customKeyStoreId, after, KEYS_PER_PAGE);
+    const page = await services.store.customKeyStores.keysInCustomKeyStore(
+      store.customKeyStoreId,
+      after,
+      KEYS_PER_PAGE,
+    );
     keyIds.push(...page.items.map(keyIdOfStoreRow));
     after = page.next;
   } while (after !== null);

@@ -3,8 +3,15 @@ import type { GrantOperation } from "@aws-sdk/client-kms";
 import { InvalidGrantTokenException } from "../domain/errors.js";
 import type { KmsKey } from "../domain/key.js";
 import type { Grant, GrantConstraints } from "../store/store.js";
+import {
+  COMMON_OPERATIONS,
+  ENCRYPTION_CONTEXT_OPERATIONS,
+  grantOperationsForKey,
+  OPERATIONS_BY_KEY_USAGE,
+} from "./grant-operations.js";
 
 export type { GrantOperation };
+export { grantOperationsForKey };
 export type EncryptionContext = Readonly<Record<string, string>>;
 
 /** The operations and constraints of a grant someone asks to create, as a parent grant judges them. */
@@ -49,35 +56,8 @@ export function grantIdFromToken(token: string): string {
   return bytes.subarray(TOKEN_MAGIC.length, TOKEN_MAGIC.length + 32).toString("hex");
 }
 
-/** Grant operations whose requests carry an encryption context, the only ones constraints can govern. */
-const ENCRYPTION_CONTEXT_OPERATIONS: ReadonlySet<string> = new Set<GrantOperation>([
-  "Decrypt",
-  "Encrypt",
-  "GenerateDataKey",
-  "GenerateDataKeyWithoutPlaintext",
-  "GenerateDataKeyPair",
-  "GenerateDataKeyPairWithoutPlaintext",
-  "ReEncryptFrom",
-  "ReEncryptTo",
-]);
-
 /** Operations a constrained grant may include although the constraint does not apply to them. */
 const UNCONSTRAINED_OPERATIONS: ReadonlySet<string> = new Set<GrantOperation>(["DescribeKey", "RetireGrant"]);
-
-const COMMON_OPERATIONS: readonly GrantOperation[] = ["CreateGrant", "RetireGrant", "DescribeKey"];
-
-const OPERATIONS_BY_KEY_USAGE: Readonly<Record<string, readonly GrantOperation[]>> = {
-  ENCRYPT_DECRYPT: ["Decrypt", "Encrypt", "ReEncryptFrom", "ReEncryptTo", "GetPublicKey"],
-  SIGN_VERIFY: ["Sign", "Verify", "GetPublicKey"],
-  GENERATE_VERIFY_MAC: ["GenerateMac", "VerifyMac"],
-  KEY_AGREEMENT: ["DeriveSharedSecret", "GetPublicKey"],
-};
-
-/** The grant operations a key of this type supports; a grant for any other operation is refused. */
-export function grantOperationsForKey(key: Pick<KmsKey, "keySpec" | "keyUsage">): ReadonlySet<string> {
-  if (key.keySpec === "SYMMETRIC_DEFAULT") return new Set([...ENCRYPTION_CONTEXT_OPERATIONS, ...COMMON_OPERATIONS]);
-  return new Set([...(OPERATIONS_BY_KEY_USAGE[key.keyUsage] ?? []), ...COMMON_OPERATIONS]);
-}
 
 /** Encryption-context constraints are possible only where requests carry an encryption context. */
 export function constraintsSupported(key: Pick<KmsKey, "keySpec">, operations: readonly string[]): boolean {

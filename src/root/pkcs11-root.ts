@@ -1,4 +1,11 @@
-import { Pkcs11Token, type Pkcs11TokenConfig, Pkcs11TokenError, type TokenKey } from "../hsm/pkcs11-token.js";
+import { DependencyTimeoutException } from "../domain/errors.js";
+import {
+  isSessionLost,
+  Pkcs11Token,
+  type Pkcs11TokenConfig,
+  Pkcs11TokenError,
+  type TokenKey,
+} from "../hsm/pkcs11-token.js";
 import { RootKeyError } from "./key-file-root.js";
 import type { RootOfTrust } from "./root-of-trust.js";
 
@@ -13,17 +20,6 @@ export interface Pkcs11RootConfig extends Pkcs11TokenConfig {
   /** The AES root key's label; the HMAC key that derives purpose keys is labelled `<keyLabel>-derive`. */
   readonly keyLabel: string;
 }
-
-/** Return values after which the session is gone for good (token removed, HSM restarted): open a new one. */
-const SESSION_LOST = new Set([
-  "CKR_SESSION_HANDLE_INVALID",
-  "CKR_SESSION_CLOSED",
-  "CKR_DEVICE_REMOVED",
-  "CKR_DEVICE_ERROR",
-  "CKR_TOKEN_NOT_PRESENT",
-  "CKR_USER_NOT_LOGGED_IN",
-  "CKR_CRYPTOKI_NOT_INITIALIZED",
-]);
 
 interface TokenKeys {
   readonly token: Pkcs11Token;
@@ -76,7 +72,7 @@ export class Pkcs11Root implements RootOfTrust {
         keys.token.decryptGcm(keys.wrappingKey, wrapped.subarray(1), Buffer.from(context, "utf8")),
       );
     } catch (error) {
-      if (error instanceof Pkcs11TokenError && SESSION_LOST.has(error.code ?? "")) throw error;
+      if (error instanceof DependencyTimeoutException) throw error;
       throw new RootKeyError(`wrapped value for ${context} does not open under the PKCS#11 root key`);
     }
   }
@@ -102,12 +98,29 @@ export class Pkcs11Root implements RootOfTrust {
     try {
       return operation(this.keys);
     } catch (error) {
-      if (!(error instanceof Pkcs11TokenError) || !SESSION_LOST.has(error.code ?? "")) throw error;
+      if (!isSessionLost(error)) throw error;
+    }
+    try {
       this.keys.token.close();
       this.keys = openKeys(this.config, false).keys;
+    } catch (error) {
+      if (!(error instanceof Pkcs11TokenError)) throw error;
+      throw tokenAway(error);
+    }
+    try {
       return operation(this.keys);
+    } catch (error) {
+      if (!isSessionLost(error)) throw error;
+      throw tokenAway(error);
     }
   }
+}
+
+/** The token is away (removed, its HSM restarting): a request may be retried, as after a dependency's timeout. */
+function tokenAway(error: Pkcs11TokenError): DependencyTimeoutException {
+  return new DependencyTimeoutException(
+    `The PKCS#11 token of the root of trust cannot be used now (${error.code ?? "no session"}); retry the request.`,
+  );
 }
 
 function openKeys(config: Pkcs11RootConfig, create: boolean): { keys: TokenKeys; created: boolean } {

@@ -122,7 +122,8 @@ export async function migrateRoot(
       plaintext.fill(0);
     }
   };
-  for (let pass = 1; pass <= MAX_PASSES; pass++) {
+  let settled = false;
+  for (let pass = 1; pass <= MAX_PASSES && !settled; pass++) {
     let changed = 0;
     let missed = 0;
     for (const table of WRAPPED_TABLES) {
@@ -166,9 +167,17 @@ export async function migrateRoot(
       result.rewrapped["purpose keys"]++;
       changed++;
     }
-    if (changed === 0 && missed === 0) break;
+    settled = changed === 0 && missed === 0;
   }
+  // The root check moves last, and only once a whole pass found nothing of the old kind: a store
+  // whose check names the target holds nothing the source root alone could open.
   if (result.failures.length > 0) return result;
+  if (!settled) {
+    return {
+      ...result,
+      failures: [`values were still being written under the ${describeRootKind(from)} after ${MAX_PASSES} passes`],
+    };
+  }
 
   await store.setMeta("root_check", await createRootCheck(target));
   const state = (await readRootMigration(store)) as RootMigrationState;

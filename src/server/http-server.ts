@@ -12,7 +12,7 @@ import {
 } from "../protocol/alibaba/dkms-edge.js";
 import type { AwsJsonEdge, EdgeRequest } from "../protocol/aws/aws-json-edge.js";
 import { type CloudTrailEdge, isCloudTrailTarget } from "../protocol/aws/cloudtrail-edge.js";
-import { type ConsoleSite, isBrowserNavigation } from "./console-site.js";
+import { CONSOLE_SECURITY_HEADERS, type ConsoleSite, isBrowserNavigation } from "./console-site.js";
 import { type ConnectionMetrics, METRICS_CONTENT_TYPE, type RequestMetrics } from "./metrics.js";
 import type { ReadinessReport } from "./readiness.js";
 
@@ -310,7 +310,12 @@ export function createHttpServer(
           path === "/console" ||
           path.startsWith("/console/")
         ) {
-          send(response, 404, { "content-type": "text/plain; charset=utf-8" }, "The web console is switched off.\n");
+          send(
+            response,
+            404,
+            { ...CONSOLE_SECURITY_HEADERS, "content-type": "text/plain; charset=utf-8" },
+            "The web console is switched off.\n",
+          );
           return;
         }
       }

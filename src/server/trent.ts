@@ -36,7 +36,7 @@ import type { RootOfTrust } from "../root/root-of-trust.js";
 import { openStoreRoot, StoreRoot } from "../root/store-root.js";
 import { writeFileAtomically } from "../store/atomic-file.js";
 import { CachingKeyStore, DEFAULT_CACHE_OPTIONS } from "../store/caching-store.js";
-import { MeasuredKeyStore } from "../store/measured-store.js";
+import { measuredStore as measured } from "../store/measured-store.js";
 import { PostgresKeyStore } from "../store/postgres/postgres-store.js";
 import { SqliteKeyStore } from "../store/sqlite/sqlite-store.js";
 import type { KeyStore } from "../store/store.js";
@@ -164,30 +164,22 @@ const ADMIN_AUDIT_POLICY = JSON.stringify({
   Statement: [{ Sid: "TrentAuditReader", Effect: "Allow", Action: "cloudtrail:LookupEvents", Resource: "*" }],
 });
 
-/** Attached once, like the administrator policy; data directories made before the console get it at their next start. */
-async function ensureAdminAuditPolicy(data: DataDirectory): Promise<void> {
+/**
+ * Attaches one of the admin's policies once, as the meta entry `attached` records: an operator who
+ * later detaches it is not overruled at the next start, and data directories made before the
+ * policy existed (the audit reader came with the console) get it at their next start.
+ */
+async function ensureAdminIdentityPolicy(
+  data: DataDirectory,
+  policyName: string,
+  document: string,
+  attached: string,
+): Promise<void> {
   const adminArn = userArn(data.accountId, ADMIN_USER);
-  if ((await data.store.getMeta("admin_audit_policy_attached")) !== undefined) return;
+  if ((await data.store.getMeta(attached)) !== undefined) return;
   if (!(await data.store.getPrincipal(adminArn))) return;
-  await data.store.putIdentityPolicy({
-    principalArn: adminArn,
-    policyName: "TrentAuditReader",
-    document: ADMIN_AUDIT_POLICY,
-  });
-  await data.store.setMeta("admin_audit_policy_attached", "true");
-}
-
-/** Attached once; an operator who later detaches it is not overruled at the next start. */
-async function ensureAdminPolicy(data: DataDirectory): Promise<void> {
-  const adminArn = userArn(data.accountId, ADMIN_USER);
-  if ((await data.store.getMeta("admin_policy_attached")) !== undefined) return;
-  if (!(await data.store.getPrincipal(adminArn))) return;
-  await data.store.putIdentityPolicy({
-    principalArn: adminArn,
-    policyName: "TrentAdministrator",
-    document: ADMIN_POLICY,
-  });
-  await data.store.setMeta("admin_policy_attached", "true");
+  await data.store.putIdentityPolicy({ principalArn: adminArn, policyName, document });
+  await data.store.setMeta(attached, "true");
 }
 
 /** Creates the admin principal and its access key on first start; rewrites the credentials file if it is missing. */
@@ -309,8 +301,8 @@ export async function prepareDataDirectory(config: TrentConfig): Promise<{ accou
   );
   try {
     const issued = await ensureAdminCredentials(data, credentialsPath(config), config.region);
-    await ensureAdminPolicy(data);
-    await ensureAdminAuditPolicy(data);
+    await ensureAdminIdentityPolicy(data, "TrentAdministrator", ADMIN_POLICY, "admin_policy_attached");
+    await ensureAdminIdentityPolicy(data, "TrentAuditReader", ADMIN_AUDIT_POLICY, "admin_audit_policy_attached");
     await ensureAdminClientKey(data, config.dataDir);
     // Issued here, once, before any worker process reads it.
     if (config.tls) loadTlsMaterial(config.dataDir, config.tls);
@@ -342,7 +334,7 @@ export async function startTrent(
   const now = () => new Date();
   const metrics = new PrometheusMetrics();
   // Under the cache, so that it times only what reaches the database.
-  const measuredStore = new MeasuredKeyStore(data.store, metrics);
+  const measuredStore = measured(data.store, metrics);
   const store = new CachingKeyStore(measuredStore, {
     ...DEFAULT_CACHE_OPTIONS,
     ...(siblings ? { afterWrite: () => siblings.dropSiblingCaches() } : {}),

@@ -1,7 +1,8 @@
-import type { ConnectionStateType, KeyState } from "@aws-sdk/client-kms";
-import type { CustomKeyStoreChanges, CustomKeyStoreRecord } from "../domain/custom-key-store.js";
-import { type KmsKey, type RotationType, storeKeyId, type Tag } from "../domain/key.js";
-import type { KeyMaterialImport } from "./imported-material-store.js";
+import type { KeyState } from "@aws-sdk/client-kms";
+import { type KmsKey, storeKeyId, type Tag } from "../domain/key.js";
+import type { CustomKeyStoreTable } from "./custom-key-stores.js";
+import { ForwardingKeyStore } from "./forwarding-store.js";
+import type { ImportedMaterialStore } from "./imported-material-store.js";
 import type {
   AccessKey,
   Alias,
@@ -11,11 +12,10 @@ import type {
   KeyChanges,
   KeyRotation,
   KeyStore,
-  KeyUsage,
   Page,
   Principal,
 } from "./store.js";
-import type { WrappedTable, WrappedValue } from "./wrapped-values.js";
+import type { WrappedValue } from "./wrapped-values.js";
 
 export interface CacheOptions {
   /** How long a read may be served from memory. Other nodes' changes are seen within this bound. */
@@ -86,9 +86,14 @@ class TtlCache<V> {
  * Serves the reads every request makes (its access key, principal, key, alias, identity policies,
  * tags, aliases and grants) from memory for a short time, so crypto operations do not reach the
  * database per request. Writes through this node invalidate at once; writes by other nodes (or
- * the admin CLI) are seen within `ttlMs`.
+ * the admin CLI) are seen within `ttlMs`. Every other method (listings, key material, usage
+ * records, custom key stores) is the inner store's, unchanged: a new store method that changes
+ * something cached here needs an override that forgets it.
  */
-export class CachingKeyStore implements KeyStore {
+export class CachingKeyStore extends ForwardingKeyStore {
+  // Not cached; each use of a key in a custom key store reads its connection state afresh.
+  override readonly customKeyStores: CustomKeyStoreTable;
+  override readonly importedMaterial: ImportedMaterialStore;
   private readonly keys: TtlCache<KmsKey>;
   private readonly aliases: TtlCache<Alias>;
   private readonly aliasesOfKey: TtlCache<Page<Alias>>;
@@ -107,6 +112,9 @@ export class CachingKeyStore implements KeyStore {
     private readonly inner: KeyStore,
     options: CacheOptions = DEFAULT_CACHE_OPTIONS,
   ) {
+    super(inner);
+    this.customKeyStores = inner.customKeyStores;
+    this.importedMaterial = this.forgettingKeys(inner.importedMaterial);
     const fresh = () => this.dropIfChangedElsewhere();
     this.afterWrite = options.afterWrite;
     options = { ...options, beforeRead: fresh };
@@ -172,29 +180,33 @@ export class CachingKeyStore implements KeyStore {
     this.grants.deleteWhere(`${keyId}\n`);
   }
 
-  getMeta(name: string) {
-    return this.inner.getMeta(name);
-  }
-  setMeta(name: string, value: string) {
-    return this.inner.setMeta(name, value);
-  }
-  initMeta(name: string, value: string) {
-    return this.inner.initMeta(name, value);
+  /** Imported material is not cached, but its writes change the key's row (its state, ValidTo). */
+  private forgettingKeys(inner: ImportedMaterialStore): ImportedMaterialStore {
+    return {
+      listImportedKeyMaterial: (storeKeyId) => inner.listImportedKeyMaterial(storeKeyId),
+      importedKeyMaterialDue: (now, limit) => inner.importedKeyMaterialDue(now, limit),
+      importKeyMaterial: (write) => this.write(inner.importKeyMaterial(write), () => this.forgetKey(write.storeKeyId)),
+      deleteImportedKeyMaterial: (storeKeyId, version, expiredBy) =>
+        this.write(inner.deleteImportedKeyMaterial(storeKeyId, version, expiredBy), () => this.forgetKey(storeKeyId)),
+      rotateToImportedKeyMaterial: (storeKeyId, fromVersion, toVersion, at) =>
+        this.write(inner.rotateToImportedKeyMaterial(storeKeyId, fromVersion, toVersion, at), () =>
+          this.forgetKey(storeKeyId),
+        ),
+      refreshImportState: (storeKeyId) =>
+        this.write(inner.refreshImportState(storeKeyId), () => this.forgetKey(storeKeyId)),
+    };
   }
 
-  createKey(key: KmsKey, wrappedMaterial: Buffer | null, tags: readonly Tag[]): Promise<void> {
+  override createKey(key: KmsKey, wrappedMaterial: Buffer | null, tags: readonly Tag[]): Promise<void> {
     return this.write(this.inner.createKey(key, wrappedMaterial, tags), () => this.forgetKey(storeKeyId(key)));
   }
-  getKey(keyId: string) {
+  override getKey(keyId: string) {
     return this.keys.get(keyId, () => this.inner.getKey(keyId));
   }
-  updateKey(keyId: string, changes: KeyChanges, onlyInStates?: readonly KeyState[]): Promise<boolean> {
+  override updateKey(keyId: string, changes: KeyChanges, onlyInStates?: readonly KeyState[]): Promise<boolean> {
     return this.write(this.inner.updateKey(keyId, changes, onlyInStates), () => this.forgetKey(keyId));
   }
-  listKeys(accountId: string, region: string, after: string | null, limit: number) {
-    return this.inner.listKeys(accountId, region, after, limit);
-  }
-  deleteKeyIfDue(keyId: string, now: Date): Promise<boolean> {
+  override deleteKeyIfDue(keyId: string, now: Date): Promise<boolean> {
     return this.write(this.inner.deleteKeyIfDue(keyId, now), () => {
       this.forgetKey(keyId);
       this.aliases.clear();
@@ -202,65 +214,46 @@ export class CachingKeyStore implements KeyStore {
       this.keys.clear();
     });
   }
-  keysDueForDeletion(now: Date) {
-    return this.inner.keysDueForDeletion(now);
-  }
-  getKeyMaterial(keyId: string, version: number) {
-    return this.inner.getKeyMaterial(keyId, version);
-  }
-  // Not cached, and not announced to siblings: nothing they cache depends on it.
-  recordKeyUsage(usages: readonly KeyUsage[]): Promise<void> {
-    return this.inner.recordKeyUsage(usages);
-  }
-  getKeyUsage(keyId: string) {
-    return this.inner.getKeyUsage(keyId);
-  }
-  rotateKey(rotation: KeyRotation): Promise<boolean> {
+  override rotateKey(rotation: KeyRotation): Promise<boolean> {
     // A multi-Region key's rotation advances every copy's row; rotations are rare, so all are dropped.
     return this.write(this.inner.rotateKey(rotation), () => this.keys.clear());
   }
-  listKeyMaterial(keyId: string, after: number, limit: number) {
-    return this.inner.listKeyMaterial(keyId, after, limit);
-  }
-  countRotations(keyId: string, rotationType: RotationType) {
-    return this.inner.countRotations(keyId, rotationType);
-  }
-  keysDueForRotation(now: Date, limit: number) {
-    return this.inner.keysDueForRotation(now, limit);
-  }
-  replicateKey(replica: KmsKey, tags: readonly Tag[]) {
+  override replicateKey(replica: KmsKey, tags: readonly Tag[]) {
     return this.write(this.inner.replicateKey(replica, tags), () => this.forgetKey(storeKeyId(replica)));
   }
-  multiRegionKeys(keyId: string) {
-    return this.inner.multiRegionKeys(keyId);
-  }
-  updatePrimaryRegion(keyId: string, region: string): Promise<boolean> {
+  override updatePrimaryRegion(keyId: string, region: string): Promise<boolean> {
     return this.write(this.inner.updatePrimaryRegion(keyId, region), () => this.keys.clear());
   }
 
-  createAlias(alias: Alias): Promise<boolean> {
+  override createAlias(alias: Alias): Promise<boolean> {
     return this.write(this.inner.createAlias(alias), () =>
       this.aliasesOfKey.delete(storeKeyId({ keyId: alias.targetKeyId, region: alias.region })),
     );
   }
-  getAlias(accountId: string, region: string, aliasName: string) {
+  override getAlias(accountId: string, region: string, aliasName: string) {
     return this.aliases.get(`${accountId}\n${region}\n${aliasName}`, () =>
       this.inner.getAlias(accountId, region, aliasName),
     );
   }
-  updateAlias(alias: Alias): Promise<void> {
+  override updateAlias(alias: Alias): Promise<void> {
     return this.write(this.inner.updateAlias(alias), () => {
       this.aliases.delete(`${alias.accountId}\n${alias.region}\n${alias.aliasName}`);
       this.aliasesOfKey.clear();
     });
   }
-  deleteAlias(accountId: string, region: string, aliasName: string): Promise<void> {
+  override deleteAlias(accountId: string, region: string, aliasName: string): Promise<void> {
     return this.write(this.inner.deleteAlias(accountId, region, aliasName), () => {
       this.aliases.delete(`${accountId}\n${region}\n${aliasName}`);
       this.aliasesOfKey.clear();
     });
   }
-  listAliases(accountId: string, region: string, targetKeyId: string | null, after: string | null, limit: number) {
+  override listAliases(
+    accountId: string,
+    region: string,
+    targetKeyId: string | null,
+    after: string | null,
+    limit: number,
+  ) {
     // The authorizer's kms:ResourceAliases lookup (a key's first page) is the one per-request read.
     if (targetKeyId !== null && after === null && limit === 100) {
       return this.aliasesOfKey.get(storeKeyId({ keyId: targetKeyId, region }), () =>
@@ -270,145 +263,72 @@ export class CachingKeyStore implements KeyStore {
     return this.inner.listAliases(accountId, region, targetKeyId, after, limit);
   }
 
-  putTags(keyId: string, tags: readonly Tag[], maxTags: number): Promise<boolean> {
+  override putTags(keyId: string, tags: readonly Tag[], maxTags: number): Promise<boolean> {
     return this.write(this.inner.putTags(keyId, tags, maxTags), () => this.tagsOfKey.delete(keyId));
   }
-  removeTags(keyId: string, tagKeys: readonly string[]): Promise<void> {
+  override removeTags(keyId: string, tagKeys: readonly string[]): Promise<void> {
     return this.write(this.inner.removeTags(keyId, tagKeys), () => this.tagsOfKey.delete(keyId));
   }
-  listTags(keyId: string, after: string | null, limit: number) {
+  override listTags(keyId: string, after: string | null, limit: number) {
     if (after === null && limit === 50) {
       return this.tagsOfKey.get(keyId, () => this.inner.listTags(keyId, after, limit)) as Promise<Page<Tag>>;
     }
     return this.inner.listTags(keyId, after, limit);
   }
 
-  putPrincipal(principal: Principal): Promise<void> {
+  override putPrincipal(principal: Principal): Promise<void> {
     return this.write(this.inner.putPrincipal(principal), () => this.principals.delete(principal.arn));
   }
-  getPrincipal(arn: string) {
+  override getPrincipal(arn: string) {
     return this.principals.get(arn, () => this.inner.getPrincipal(arn));
   }
-  createAccessKey(accessKey: AccessKey): Promise<void> {
+  override createAccessKey(accessKey: AccessKey): Promise<void> {
     return this.write(this.inner.createAccessKey(accessKey), () => this.accessKeys.delete(accessKey.accessKeyId));
   }
-  getAccessKey(accessKeyId: string) {
+  override getAccessKey(accessKeyId: string) {
     return this.accessKeys.get(accessKeyId, () => this.inner.getAccessKey(accessKeyId));
   }
-  listAccessKeys(principalArn: string | null) {
-    return this.inner.listAccessKeys(principalArn);
-  }
-  deleteAccessKey(accessKeyId: string): Promise<boolean> {
+  override deleteAccessKey(accessKeyId: string): Promise<boolean> {
     return this.write(this.inner.deleteAccessKey(accessKeyId), () => this.accessKeys.delete(accessKeyId));
   }
-  createClientKey(record: ClientKeyRecord): Promise<void> {
+  override createClientKey(record: ClientKeyRecord): Promise<void> {
     return this.write(this.inner.createClientKey(record), () => this.clientKeys.delete(record.keyId));
   }
-  getClientKey(keyId: string) {
+  override getClientKey(keyId: string) {
     return this.clientKeys.get(keyId, () => this.inner.getClientKey(keyId));
   }
-  listClientKeys(principalArn: string | null) {
-    return this.inner.listClientKeys(principalArn);
-  }
-  deleteClientKey(keyId: string): Promise<boolean> {
+  override deleteClientKey(keyId: string): Promise<boolean> {
     return this.write(this.inner.deleteClientKey(keyId), () => this.clientKeys.delete(keyId));
   }
 
-  putIdentityPolicy(policy: IdentityPolicy): Promise<void> {
+  override putIdentityPolicy(policy: IdentityPolicy): Promise<void> {
     return this.write(this.inner.putIdentityPolicy(policy), () => this.identityPolicies.delete(policy.principalArn));
   }
-  deleteIdentityPolicy(principalArn: string, policyName: string): Promise<boolean> {
+  override deleteIdentityPolicy(principalArn: string, policyName: string): Promise<boolean> {
     return this.write(this.inner.deleteIdentityPolicy(principalArn, policyName), () =>
       this.identityPolicies.delete(principalArn),
     );
   }
-  listIdentityPolicies(principalArn: string) {
+  override listIdentityPolicies(principalArn: string) {
     return this.identityPolicies.get(principalArn, () => this.inner.listIdentityPolicies(principalArn)) as Promise<
       IdentityPolicy[]
     >;
   }
 
-  createGrant(grant: Grant): Promise<boolean> {
+  override createGrant(grant: Grant): Promise<boolean> {
     return this.write(this.inner.createGrant(grant), () => this.grants.deleteWhere(`${grant.keyId}\n`));
   }
-  getGrant(grantId: string) {
-    return this.inner.getGrant(grantId);
-  }
-  findGrantByName(keyId: string, name: string) {
-    return this.inner.findGrantByName(keyId, name);
-  }
-  listGrants(keyId: string, after: string | null, limit: number) {
-    return this.inner.listGrants(keyId, after, limit);
-  }
-  listRetirableGrants(retiringPrincipal: string, after: string | null, limit: number) {
-    return this.inner.listRetirableGrants(retiringPrincipal, after, limit);
-  }
-  grantsFor(keyId: string, granteePrincipal: string) {
+  override grantsFor(keyId: string, granteePrincipal: string) {
     return this.grants.get(`${keyId}\n${granteePrincipal}`, () =>
       this.inner.grantsFor(keyId, granteePrincipal),
     ) as Promise<Grant[]>;
   }
-  deleteGrant(grantId: string): Promise<boolean> {
+  override deleteGrant(grantId: string): Promise<boolean> {
     return this.write(this.inner.deleteGrant(grantId), () => this.grants.clear());
   }
-  scanWrappedValues(table: WrappedTable, after: string | null, limit: number) {
-    return this.inner.scanWrappedValues(table, after, limit);
-  }
-  replaceWrappedValue(value: WrappedValue, rewrapped: Buffer): Promise<boolean> {
+  override replaceWrappedValue(value: WrappedValue, rewrapped: Buffer): Promise<boolean> {
     return this.write(this.inner.replaceWrappedValue(value, rewrapped), () => {
       if (value.table === "access_keys") this.accessKeys.delete(String(value.rowKey[0]));
     });
-  }
-
-  // Custom key stores: not cached; each use of a key in one reads its connection state afresh.
-  createCustomKeyStore(store: CustomKeyStoreRecord) {
-    return this.inner.createCustomKeyStore(store);
-  }
-  getCustomKeyStore(customKeyStoreId: string) {
-    return this.inner.getCustomKeyStore(customKeyStoreId);
-  }
-  findCustomKeyStoreByName(accountId: string, region: string, name: string) {
-    return this.inner.findCustomKeyStoreByName(accountId, region, name);
-  }
-  listCustomKeyStores(accountId: string | null, region: string | null, after: string | null, limit: number) {
-    return this.inner.listCustomKeyStores(accountId, region, after, limit);
-  }
-  updateCustomKeyStore(
-    customKeyStoreId: string,
-    changes: CustomKeyStoreChanges,
-    onlyInStates?: readonly ConnectionStateType[],
-  ) {
-    return this.inner.updateCustomKeyStore(customKeyStoreId, changes, onlyInStates);
-  }
-  deleteCustomKeyStore(customKeyStoreId: string, onlyInStates: readonly ConnectionStateType[]) {
-    return this.inner.deleteCustomKeyStore(customKeyStoreId, onlyInStates);
-  }
-  keysInCustomKeyStore(customKeyStoreId: string, after: string | null, limit: number) {
-    return this.inner.keysInCustomKeyStore(customKeyStoreId, after, limit);
-  }
-
-  listImportedKeyMaterial(storeKeyId: string) {
-    return this.inner.listImportedKeyMaterial(storeKeyId);
-  }
-  importKeyMaterial(write: KeyMaterialImport): Promise<boolean> {
-    return this.write(this.inner.importKeyMaterial(write), () => this.forgetKey(write.storeKeyId));
-  }
-  deleteImportedKeyMaterial(storeKeyId: string, version: number, expiredBy?: Date): Promise<boolean> {
-    const deleted = this.inner.deleteImportedKeyMaterial(storeKeyId, version, expiredBy);
-    return this.write(deleted, () => this.forgetKey(storeKeyId));
-  }
-  importedKeyMaterialDue(now: Date, limit: number) {
-    return this.inner.importedKeyMaterialDue(now, limit);
-  }
-  rotateToImportedKeyMaterial(storeKeyId: string, fromVersion: number, toVersion: number, at: Date): Promise<boolean> {
-    const rotated = this.inner.rotateToImportedKeyMaterial(storeKeyId, fromVersion, toVersion, at);
-    return this.write(rotated, () => this.forgetKey(storeKeyId));
-  }
-  refreshImportState(storeKeyId: string): Promise<void> {
-    return this.write(this.inner.refreshImportState(storeKeyId), () => this.forgetKey(storeKeyId));
-  }
-
-  close() {
-    return this.inner.close();
   }
 }

@@ -30,7 +30,7 @@ export async function customKeyStoreKeyProblems(store: KeyStore, key: KmsKey): P
       `is in a custom key store, which holds only symmetric encryption keys, but is ${key.keySpec}/${key.keyUsage}`,
     );
   }
-  const owner = await store.getCustomKeyStore(key.customKeyStoreId);
+  const owner = await store.customKeyStores.getCustomKeyStore(key.customKeyStoreId);
   if (owner === undefined) report(`is in custom key store ${key.customKeyStoreId}, which does not exist`);
   else if (owner.accountId !== key.accountId || owner.region !== key.region) {
     report(`is in custom key store ${key.customKeyStoreId}, of another account or region`);
@@ -47,12 +47,12 @@ export async function checkCustomKeyStores(store: KeyStore, root: RootOfTrust, p
   let checked = 0;
   let after: string | null = null;
   do {
-    const page = await store.listCustomKeyStores(null, null, after, PAGE_SIZE);
+    const page = await store.customKeyStores.listCustomKeyStores(null, null, after, PAGE_SIZE);
     for (const record of page.items) {
       checked++;
       let found = await customKeyStoreProblems(root, record);
       if (found.length > 0) {
-        const again = await store.getCustomKeyStore(record.customKeyStoreId);
+        const again = await store.customKeyStores.getCustomKeyStore(record.customKeyStoreId);
         found = again === undefined ? [] : await customKeyStoreProblems(root, again);
       }
       problems.push(...found);

@@ -82,3 +82,55 @@ export function customKeyStoreAssignments(changes: CustomKeyStoreChanges): { col
   }
   return assignments;
 }
+
+/**
+ * The statements of CustomKeyStoreTable, in the SQL both stores speak, with :name parameters
+ * (the PostgreSQL store numbers them); each store runs them in its own transactions.
+ */
+export const CUSTOM_KEY_STORE_SQL = {
+  insert: `INSERT INTO custom_key_stores (${CUSTOM_KEY_STORE_COLUMNS.join(", ")})
+    VALUES (${CUSTOM_KEY_STORE_COLUMNS.map((column) => `:${column}`).join(", ")})`,
+  get: "SELECT * FROM custom_key_stores WHERE custom_key_store_id = :id",
+  byName: "SELECT * FROM custom_key_stores WHERE account_id = :account AND region = :region AND name = :name",
+  byCluster: "SELECT * FROM custom_key_stores WHERE cloud_hsm_cluster_id = :cluster",
+  list: `SELECT * FROM custom_key_stores WHERE (CAST(:account AS text) IS NULL OR account_id = :account)
+    AND (CAST(:region AS text) IS NULL OR region = :region) AND custom_key_store_id > :after
+    ORDER BY custom_key_store_id LIMIT :limit`,
+  keys: "SELECT key_id FROM keys WHERE custom_key_store_id = :id AND key_id > :after ORDER BY key_id LIMIT :limit",
+  delete: "DELETE FROM custom_key_stores WHERE custom_key_store_id = :id",
+} as const;
+
+/** The parameters of `list`: one more row than the page holds tells whether another page follows. */
+export function listParams(accountId: string | null, region: string | null, after: string | null, limit: number) {
+  return { account: accountId, region, after: after ?? "", limit: limit + 1 };
+}
+
+/**
+ * An UPDATE of the given fields of one custom key store (:id), only while it is in one of
+ * `onlyInStates` (when given). With no field to write (`writes` false) it sets nothing, and its
+ * row count still tells whether the store is in one of the states.
+ */
+export function customKeyStoreUpdate(
+  customKeyStoreId: string,
+  changes: CustomKeyStoreChanges,
+  onlyInStates: readonly string[] | undefined,
+): { sql: string; params: Record<string, unknown>; writes: boolean } {
+  const assignments = customKeyStoreAssignments(changes);
+  const params: Record<string, unknown> = { id: customKeyStoreId };
+  for (const { column, value } of assignments) params[column] = value;
+  const set =
+    assignments.length === 0
+      ? "custom_key_store_id = custom_key_store_id"
+      : assignments.map(({ column }) => `${column} = :${column}`).join(", ");
+  let sql = `UPDATE custom_key_stores SET ${set} WHERE custom_key_store_id = :id`;
+  if (onlyInStates !== undefined) {
+    onlyInStates.forEach((state, i) => {
+      params[`state${i}`] = state;
+    });
+    sql +=
+      onlyInStates.length === 0
+        ? " AND 1 = 0"
+        : ` AND connection_state IN (${onlyInStates.map((_, i) => `:state${i}`).join(", ")})`;
+  }
+  return { sql, params, writes: assignments.length > 0 };
+}

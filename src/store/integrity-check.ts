@@ -7,6 +7,7 @@ import { isMultiRegionKeyId, type KmsKey, keyArn, storeKeyId } from "../domain/k
 import { KEY_SPECS, keySpecInfo } from "../domain/key-specs.js";
 import { constraintsSupported, grantOperationsForKey, isGrantId } from "../policy/grants.js";
 import { parsePolicyDocument } from "../policy/policy-document.js";
+import { storedPurposeKeyProblems } from "../root/purpose-keys.js";
 import { rootCheckMatches } from "../root/root-check.js";
 import type { RootOfTrust } from "../root/root-of-trust.js";
 import { checkCustomKeyStores, customKeyStoreKeyProblems } from "./custom-key-store-check.js";
@@ -33,6 +34,7 @@ const TRENT_KEY_STATES: ReadonlySet<KeyState> = new Set<KeyState>([
   "Disabled",
   "PendingDeletion",
   "PendingReplicaDeletion",
+  "PendingImport",
 ]);
 /** What CreateAlias admits (see ops/alias-name.ts): AWS's pattern without ":", never under alias/aws/. */
 const ALIAS_NAME = /^alias\/[a-zA-Z0-9/_-]+$/;
@@ -184,6 +186,7 @@ async function metaProblems(store: KeyStore, root: RootOfTrust): Promise<string[
   else if (!(await rootCheckMatches(root, rootCheck))) {
     problems.push("the root key is not the one this store was written under: nothing wrapped in it will open");
   }
+  problems.push(...(await storedPurposeKeyProblems(store, root)));
   return problems;
 }
 
@@ -202,6 +205,8 @@ async function checkKey(
   }
   if (spec.usages[key.keyUsage] === undefined) report(`key usage ${key.keyUsage} is not valid for ${key.keySpec}`);
   if (!TRENT_KEY_STATES.has(key.keyState)) report(`key state ${key.keyState} is not one Trent sets`);
+  if (key.keyState === "PendingImport" && key.origin !== "EXTERNAL")
+    report("is PendingImport, but not of Origin EXTERNAL");
   const pendingDeletion = key.keyState === "PendingDeletion";
   if (pendingDeletion !== (key.deletionDate !== null)) {
     report(
@@ -214,11 +219,11 @@ async function checkKey(
   if ((key.rotationPeriodInDays === null) !== (key.nextRotationDate === null)) {
     report("has half an automatic rotation schedule (a period without a next date, or the reverse)");
   }
-  const rotatable =
-    key.keySpec === "SYMMETRIC_DEFAULT" && key.keyUsage === "ENCRYPT_DECRYPT" && key.origin === "AWS_KMS";
-  if (!rotatable && key.rotationPeriodInDays !== null)
+  const symmetric = key.keySpec === "SYMMETRIC_DEFAULT" && key.keyUsage === "ENCRYPT_DECRYPT";
+  if (!(symmetric && key.origin === "AWS_KMS") && key.rotationPeriodInDays !== null)
     report("has automatic rotation on, but keys of its kind do not rotate");
-  if (!rotatable && key.currentVersion !== 1)
+  // Imported symmetric keys rotate on demand, to material imported for it (docs/byok.md).
+  if (!(symmetric && (key.origin === "AWS_KMS" || key.origin === "EXTERNAL")) && key.currentVersion !== 1)
     report(`is at backing-key version ${key.currentVersion}, but does not rotate`);
   try {
     parsePolicyDocument(key.policy, "key");
@@ -241,10 +246,15 @@ async function checkKey(
     versions.push(version);
   }
   const numbers = versions.map((version) => version.version);
-  if (numbers.length !== key.currentVersion || numbers.some((number, i) => number !== i + 1)) {
+  if (key.origin === "EXTERNAL") {
+    problems.push(
+      ...(await importedMaterialProblems(store, key, numbers)).map((problem) => `key ${key.keyId}: ${problem}`),
+    );
+  } else if (numbers.length !== key.currentVersion || numbers.some((number, i) => number !== i + 1)) {
     report(`has backing-key versions [${numbers.join(", ")}], expected 1 to ${key.currentVersion}`);
   }
   for (const version of versions) {
+    if (version.version > key.currentVersion) continue; // imported material waiting for RotateKeyOnDemand
     const firstVersion = version.version === 1;
     if (firstVersion !== (version.rotationType === null)) {
       report(
@@ -317,9 +327,48 @@ async function multiRegionProblems(store: KeyStore, key: KmsKey): Promise<string
       store.getKeyMaterial(storeKeyId(key), version),
       store.getKeyMaterial(storeKeyId(primary), version),
     ]);
+    // Copies of imported material are imported into each region on its own (fresh wraps, and a
+    // copy may lack what another holds); ImportKeyMaterial only accepts the primary's material.
+    if (key.origin === "EXTERNAL") continue;
     if (own === undefined || primarys === undefined || !own.equals(primarys)) {
       problems.push(`${where}: its backing-key version ${version} is not its primary's`);
     }
+  }
+  return problems;
+}
+
+/** AWS accepts imported HMAC material from the spec's length up to 64 bytes. */
+const MAX_IMPORTED_HMAC_BYTES = 64;
+
+/**
+ * A key with imported material holds wrapped bytes exactly for the versions whose material is
+ * imported (deleted and expired material is gone), and is PendingImport exactly while one of
+ * its versions up to the current one is not imported (unless it is pending deletion).
+ */
+async function importedMaterialProblems(store: KeyStore, key: KmsKey, stored: readonly number[]): Promise<string[]> {
+  const problems: string[] = [];
+  const materials = await store.importedMaterial.listImportedKeyMaterial(storeKeyId(key));
+  const imported = materials.filter((material) => material.imported).map((material) => material.version);
+  if (stored.join() !== imported.join()) {
+    problems.push(
+      `holds backing-key versions [${stored.join(", ")}], but its imported material is [${imported.join(", ")}]`,
+    );
+  }
+  const missing = [];
+  for (let version = 1; version <= key.currentVersion; version++) {
+    if (!imported.includes(version)) missing.push(version);
+  }
+  const pendingImport = key.keyState === "PendingImport";
+  if (
+    key.keyState !== "PendingDeletion" &&
+    key.keyState !== "PendingReplicaDeletion" &&
+    pendingImport !== missing.length > 0
+  ) {
+    problems.push(
+      pendingImport
+        ? "is PendingImport, but all its material is imported"
+        : `is ${key.keyState}, but its material version ${missing.join(", ")} is not imported`,
+    );
   }
   return problems;
 }
@@ -331,6 +380,11 @@ function materialProblem(key: KmsKey, material: Buffer): string | null {
     case "symmetric":
       return material.length === 32 ? null : `is ${material.length} bytes, not 32`;
     case "hmac":
+      if (key.origin === "EXTERNAL") {
+        return material.length >= kind.bytes && material.length <= MAX_IMPORTED_HMAC_BYTES
+          ? null
+          : `is ${material.length} bytes, not ${kind.bytes} to ${MAX_IMPORTED_HMAC_BYTES}`;
+      }
       return material.length === kind.bytes ? null : `is ${material.length} bytes, not ${kind.bytes}`;
     case "ml-dsa":
       return material.length === 32 ? null : `is a ${material.length}-byte seed, not 32`;

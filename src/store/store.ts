@@ -93,11 +93,6 @@ export interface Page<T> {
   readonly next: string | null;
 }
 
-/**
- * Everything Trent persists. Implementations (SQLite now, PostgreSQL later) give the same
- * semantics: each method is atomic, listings are ordered by their sort key, and uniqueness
- * (key ids, alias names per account and region) is enforced by the database.
- */
 /** A key's last successful cryptographic use (GetKeyLastUsage). */
 export interface KeyUsage {
   readonly keyId: string;
@@ -107,7 +102,19 @@ export interface KeyUsage {
   readonly requestId: string;
 }
 
-export interface KeyStore extends ImportedMaterialStore, CustomKeyStoreTable {
+/**
+ * Everything Trent persists. Implementations (SQLite now, PostgreSQL later) give the same
+ * semantics: each method is atomic, listings are ordered by their sort key, and uniqueness
+ * (key ids, alias names per account and region) is enforced by the database. A new method
+ * needs nothing in the wrappers (measuredStore times it, CachingKeyStore passes it through),
+ * unless it writes something CachingKeyStore holds: then it needs an override there that forgets it.
+ */
+export interface KeyStore {
+  /** Imported key material (docs/byok.md), on the same database. */
+  readonly importedMaterial: ImportedMaterialStore;
+  /** The custom key stores table, on the same database. */
+  readonly customKeyStores: CustomKeyStoreTable;
+
   getMeta(name: string): Promise<string | undefined>;
   setMeta(name: string, value: string): Promise<void>;
   /** Sets a value only if absent; returns the value that is stored afterwards. */

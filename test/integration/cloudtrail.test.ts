@@ -84,9 +84,27 @@ describe("LookupEvents (the CloudTrail API over the audit trail)", () => {
     await assert.rejects(cloudTrail.send(new LookupEventsCommand({ MaxResults: 51 })), {
       name: "InvalidMaxResultsException",
     });
+    await assert.rejects(cloudTrail.send(new LookupEventsCommand({ MaxResults: 0 })), {
+      name: "InvalidMaxResultsException",
+    });
     await assert.rejects(cloudTrail.send(new LookupEventsCommand({ NextToken: "not-a-token" })), {
       name: "InvalidNextTokenException",
     });
+    // A token of the right form whose positions are not positions.
+    const forged = Buffer.from(
+      JSON.stringify({
+        eventTime: "2030-01-01T00:00:00Z",
+        chain: "audit",
+        sequence: 1,
+        start: null,
+        end: null,
+        positions: { audit: "/etc/passwd" },
+      }),
+    ).toString("base64url");
+    await assert.rejects(cloudTrail.send(new LookupEventsCommand({ NextToken: forged })), {
+      name: "InvalidNextTokenException",
+    });
+    assert.deepEqual((await cloudTrail.send(new LookupEventsCommand({ EventCategory: "insight" }))).Events, []);
     await assert.rejects(
       cloudTrail.send(new LookupEventsCommand({ StartTime: new Date(), EndTime: new Date(Date.now() - 60_000) })),
       { name: "InvalidTimeRangeException" },

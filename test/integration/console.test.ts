@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
 import { existsSync, mkdirSync } from "node:fs";
+import { connect } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import { CreateKeyCommand, EncryptCommand, KMSClient } from "@aws-sdk/client-kms";
+import { CreateAliasCommand, CreateKeyCommand, EncryptCommand, KMSClient } from "@aws-sdk/client-kms";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { trentCli } from "./trent-cli.js";
 import { startTrentProcess, type TrentProcess } from "./trent-process.js";
@@ -116,6 +117,54 @@ describe("web console", { skip, timeout: 120_000 }, () => {
     assert.equal(root.headers.get("location"), "/console/");
     // Not a browser: the KMS edge's answer, as before the console.
     assert.equal((await fetch(`${trent.url}/`, { headers: { accept: "*/*" } })).status, 405);
+  });
+
+  it("serves nothing but its own files, with its headers on every answer, whatever the path", async () => {
+    /** One request as written on the wire, so that no client tidies the path first. */
+    const raw = (method: string, path: string) =>
+      new Promise<{ status: number; headers: string; body: string }>((resolve, reject) => {
+        const { hostname, port } = new URL(trent.url);
+        const socket = connect(Number(port), hostname, () => {
+          socket.write(`${method} ${path} HTTP/1.1\r\nHost: ${hostname}\r\nConnection: close\r\n\r\n`);
+        });
+        let text = "";
+        socket.setEncoding("latin1");
+        socket.on("data", (chunk) => {
+          text += chunk;
+        });
+        socket.on("error", reject);
+        socket.on("end", () => {
+          const [head = "", body = ""] = text.split("\r\n\r\n");
+          resolve({ status: Number(head.split(" ")[1]), headers: head.toLowerCase(), body });
+        });
+      });
+    for (const path of [
+      "/console/../trent.db",
+      "/console/..%2ftrent.db",
+      "/console/%2e%2e/%2e%2e/etc/passwd",
+      "/console/%2e%2e%2ftrent.db",
+      "/console//etc/passwd",
+      "/console/index.html%00.js",
+      "/console/.%2e/root.key",
+      `/console/${"a".repeat(6000)}`,
+      "/console/__proto__",
+      "/console/index.html/",
+    ]) {
+      const answer = await raw("GET", path);
+      assert.ok(answer.status === 404 || answer.status === 400, `${path}: ${answer.status}`);
+      assert.doesNotMatch(answer.body, /SQLite|root:x:0|BEGIN/, path);
+      if (answer.status === 404) {
+        assert.match(answer.headers, /content-security-policy: default-src 'self'/, path);
+        assert.match(answer.headers, /x-content-type-options: nosniff/, path);
+      }
+    }
+    const head = await raw("HEAD", "/console/");
+    assert.equal(head.status, 200);
+    assert.equal(head.body, "");
+    assert.match(head.headers, /content-security-policy/);
+    for (const method of ["PUT", "DELETE", "OPTIONS", "TRACE"]) {
+      assert.equal((await raw(method, "/console/")).status, 405, method);
+    }
   });
 
   it("signs in with the admin's access key and shows AWS's error for a wrong secret", async () => {
@@ -298,6 +347,59 @@ describe("web console", { skip, timeout: 120_000 }, () => {
     await page.getByText(`Key ${keyId} will be deleted in 7 days.`).waitFor();
     await page.locator(".title-row .state").getByText("PendingDeletion").waitFor();
     await page.getByRole("button", { name: "Cancel key deletion" }).waitFor();
+  });
+
+  it("shows markup in descriptions, tags and errors as text, never running it", async () => {
+    const kms = new KMSClient({ endpoint: trent.url, region: trent.region, credentials: admin() });
+    const hostile = await kms.send(
+      new CreateKeyCommand({
+        Description: `<img src=x onerror="window.__xss='description'">`,
+        Tags: [{ TagKey: "<b>key</b>", TagValue: `<script>window.__xss='tag'</script>` }],
+      }),
+    );
+    const hostileId = hostile.KeyMetadata?.KeyId as string;
+    await kms.send(new CreateAliasCommand({ AliasName: "alias/<svg-onload>", TargetKeyId: hostileId })).catch(() => {
+      // Not a valid alias name: fine, the others carry the markup.
+    });
+    kms.destroy();
+    await page.goto(`${trent.url}/console/#/keys/${hostileId}`);
+    await page.getByText(`<img src=x onerror="window.__xss='description'">`).first().waitFor();
+    await page.getByText(`<script>window.__xss='tag'</script>`).first().waitFor();
+    await page.goto(`${trent.url}/console/#/keys/${encodeURIComponent(`<img src=y onerror="window.__xss='error'">`)}`);
+    await page.getByRole("alert").first().waitFor();
+    await page.goto(`${trent.url}/console/#/audit`);
+    await page.getByLabel("Outcome").waitFor();
+    // A malformed escape in the address, loaded afresh: the console still starts.
+    await page.goto(`${trent.url}/console/#/keys/%E0%A4%A`);
+    await page.reload();
+    await page.getByRole("button", { name: "Sign out" }).waitFor();
+    assert.equal(await page.evaluate(() => (window as unknown as { __xss?: string }).__xss), undefined);
+    assert.equal(await page.locator("img[src=x], img[src=y], main script").count(), 0);
+  });
+
+  it("counts each request as activity, without a reload", async () => {
+    const lastActive = () =>
+      page.evaluate(() => {
+        const key = Object.keys(sessionStorage)[0] as string;
+        return JSON.parse(sessionStorage.getItem(key) as string).lastActiveAt as number;
+      });
+    await page.goto(`${trent.url}/console/#/keys`);
+    await page.getByRole("heading", { name: "Keys" }).waitFor();
+    const idleSince = Date.now() - 59 * 60 * 1000;
+    await page.evaluate((since) => {
+      const key = Object.keys(sessionStorage)[0] as string;
+      const session = JSON.parse(sessionStorage.getItem(key) as string);
+      session.lastActiveAt = since;
+      sessionStorage.setItem(key, JSON.stringify(session));
+    }, idleSince);
+    await page.getByRole("link", { name: "Create key" }).first().click();
+    await page.getByRole("link", { name: "Keys", exact: true }).first().click();
+    await page.getByRole("heading", { name: "Keys" }).waitFor();
+    await page.waitForFunction((since) => {
+      const key = Object.keys(sessionStorage)[0] as string;
+      return JSON.parse(sessionStorage.getItem(key) as string).lastActiveAt > since;
+    }, idleSince);
+    assert.ok((await lastActive()) > Date.now() - 60_000);
   });
 
   it("signs out when the session has been idle for an hour", async () => {

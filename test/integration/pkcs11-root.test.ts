@@ -8,9 +8,12 @@ import { createInterface } from "node:readline";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import {
+  ConnectCustomKeyStoreCommand,
+  CreateCustomKeyStoreCommand,
   CreateKeyCommand,
   type CreateKeyCommandInput,
   DecryptCommand,
+  DescribeCustomKeyStoresCommand,
   EncryptCommand,
   GenerateMacCommand,
   KMSClient,
@@ -20,12 +23,26 @@ import {
   VerifyCommand,
   VerifyMacCommand,
 } from "@aws-sdk/client-kms";
+import { clusterIdOfToken } from "../../src/domain/custom-key-store.js";
 import { Pkcs11Token } from "../../src/hsm/pkcs11-token.js";
 import { TRENT_CLI, trentCli } from "./trent-cli.js";
 import { createDatabase, dropDatabase, startTrentProcess, type TrentProcess, testStore } from "./trent-process.js";
 
 const SOFTHSM_MODULES = ["/usr/lib/softhsm/libsofthsm2.so", "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so"];
 const MESSAGE = Buffer.from("signed under the file root");
+// A throwaway self-signed certificate: Trent keeps a custom key store's trust anchor and checks only that it is one.
+const TRUST_ANCHOR = `-----BEGIN CERTIFICATE-----
+MIIBfzCCASWgAwIBAgIUYFeNoOWxl1fQrTI+GQnU8TbeLd4wCgYIKoZIzj0EAwIw
+FTETMBEGA1UEAwwKY3VzdG9tZXJDQTAeFw0yNjExMjYwMTI3MzRaFw0zNjExMjMw
+MTI3MzRaMBUxEzARBgNVBAMMCmN1c3RvbWVyQ0EwWTATBgcqhkjOPQIBBggqhkjO
+PQMBBwNCAAQNtbpCvhO5xieKsGBKNbwpWx2nPOMsJJoZJ56juz/et+x6IHePWm/C
+I91buMdQEhsPLuF/JgK57QLR0xZvSod3o1MwUTAdBgNVHQ4EFgQUr4sAgHHk+G76
+FPoUqc6c5HNEbT8wHwYDVR0jBBgwFoAUr4sAgHHk+G76FPoUqc6c5HNEbT8wDwYD
+VR0TAQH/BAUwAwEB/zAKBggqhkjOPQQDAgNIADBFAiEAy2aB71UshY0GrW1xBFq4
++QbQ3swbawqHI55J9/WYT0sCIEybxqU066viES3tyDecC+kLXmovR8/gVMMFwgm0
+yGyR
+-----END CERTIFICATE-----
+`;
 
 interface TestToken {
   readonly modulePath: string;
@@ -153,6 +170,26 @@ describe("the root of trust in a PKCS#11 token", { skip }, () => {
         Signature: signature,
       };
       assert.equal((await kms.send(new VerifyCommand(verify))).SignatureValid, true);
+
+      // A custom key store on the root's own token, which Trent is logged in to: a wrong password still fails.
+      const probe = Pkcs11Token.open({
+        modulePath: (token as TestToken).modulePath,
+        tokenLabel: (token as TestToken).tokenLabel,
+        pin: (token as TestToken).pin,
+      });
+      const clusterId = clusterIdOfToken(probe.serialNumber);
+      probe.close();
+      const { CustomKeyStoreId } = await kms.send(
+        new CreateCustomKeyStoreCommand({
+          CustomKeyStoreName: "on-the-root-token",
+          CloudHsmClusterId: clusterId,
+          KeyStorePassword: "not-the-token-pin",
+          TrustAnchorCertificate: TRUST_ANCHOR,
+        }),
+      );
+      await kms.send(new ConnectCustomKeyStoreCommand({ CustomKeyStoreId }));
+      const [store] = (await kms.send(new DescribeCustomKeyStoresCommand({ CustomKeyStoreId }))).CustomKeyStores ?? [];
+      assert.deepEqual([store?.ConnectionState, store?.ConnectionErrorCode], ["FAILED", "INVALID_CREDENTIALS"]);
     } finally {
       await trent.stop();
     }

@@ -2,6 +2,7 @@
 operations with AWS's connection states and errors, and KMS keys whose material lives in a token."""
 import json
 import os
+import secrets
 import shutil
 import subprocess
 from pathlib import Path
@@ -231,3 +232,32 @@ def test_keys_in_a_store_live_in_its_token_and_are_unusable_while_it_is_disconne
     assert kms.describe_key(KeyId=key_id)["KeyMetadata"]["KeyState"] == "PendingDeletion"
     assert code_of(kms.delete_custom_key_store, CustomKeyStoreId=store_id) == "CustomKeyStoreHasCMKsException"
     assert tokens.object("cks-one", key_id)["found"] is True
+
+
+def test_the_key_store_password_is_nowhere_in_what_trent_writes(hsm):
+    """The KeyStorePassword is a sensitive member: not in audit records, logs or error messages."""
+    tokens, trent, kms = hsm
+    first, second, too_long = (f"pw-{secrets.token_urlsafe(12)}", f"pw-{secrets.token_urlsafe(12)}",
+                               secrets.token_urlsafe(30))
+    store_id = create_store(kms, "secret-scan", tokens.cluster["cks-two"], password=first)
+    kms.update_custom_key_store(CustomKeyStoreId=store_id, KeyStorePassword=second)
+    with pytest.raises(ClientError) as refused:
+        kms.update_custom_key_store(CustomKeyStoreId=store_id, KeyStorePassword=too_long)
+    assert error_of(refused)[0] == "ValidationException" and too_long not in str(refused.value)
+    kms.connect_custom_key_store(CustomKeyStoreId=store_id)  # the wrong PIN for cks-two: tried, and FAILED
+    assert entry(kms, store_id)["ConnectionErrorCode"] == "INVALID_CREDENTIALS"
+    kms.disconnect_custom_key_store(CustomKeyStoreId=store_id)
+    kms.delete_custom_key_store(CustomKeyStoreId=store_id)
+
+    written = "".join(trent.output) + "".join(trent.errors)
+    records = []
+    for path in Path(trent.data_dir).rglob("*"):
+        if path.is_file():
+            written += path.read_bytes().decode("latin-1")
+            if path.suffix == ".log" and path.parent.name == "audit":
+                records += [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    for secret in (first, second, too_long):
+        assert secret not in written
+    updates = [r for r in records if r.get("eventName") in ("CreateCustomKeyStore", "UpdateCustomKeyStore")]
+    assert len(updates) >= 3
+    assert all("keyStorePassword" not in json.dumps(r.get("requestParameters")) for r in updates)

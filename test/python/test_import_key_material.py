@@ -6,6 +6,7 @@ import base64
 import datetime
 import hashlib
 import hmac
+import json
 import os
 import struct
 import subprocess
@@ -19,7 +20,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.keywrap import aes_key_wrap_with_padding
 
-from harness import error_of
+from harness import error_of, run_trent_cli
 
 OAEP_HASH = {"RSAES_OAEP_SHA_1": hashes.SHA1, "RSAES_OAEP_SHA_256": hashes.SHA256,
              "RSA_AES_KEY_WRAP_SHA_1": hashes.SHA1, "RSA_AES_KEY_WRAP_SHA_256": hashes.SHA256}
@@ -335,3 +336,40 @@ def test_new_key_material_rotates_on_demand_and_old_ciphertexts_decrypt(kms):
     assert error_of(excinfo)[0] == "IncorrectKeyMaterialException"
     import_material(kms, key, first, KeyMaterialId=first_id)
     assert kms.decrypt(CiphertextBlob=old)["Plaintext"] == b"before"
+
+
+def test_key_policy_conditions_on_wrapping_algorithm_expiration_model_and_valid_to(kms, trent):
+    """kms:WrappingAlgorithm (GetParametersForImport), kms:ExpirationModel and kms:ValidTo
+    (ImportKeyMaterial, seconds since the epoch) as the developer guide's examples use them."""
+    latest = int(time.time()) + 24 * 3600
+    deny = {"Effect": "Deny", "Principal": {"AWS": "*"}, "Resource": "*"}
+    policy = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{trent.account_id}:root"}, "Action": "kms:*",
+         "Resource": "*"},
+        {**deny, "Action": "kms:GetParametersForImport",
+         "Condition": {"StringNotEquals": {"kms:WrappingAlgorithm": "RSAES_OAEP_SHA_256"}}},
+        {**deny, "Action": "kms:ImportKeyMaterial",
+         "Condition": {"StringEquals": {"kms:ExpirationModel": "KEY_MATERIAL_DOES_NOT_EXPIRE"}}},
+        {**deny, "Action": "kms:ImportKeyMaterial", "Condition": {"NumericGreaterThan": {"kms:ValidTo": str(latest)}}},
+    ]}
+    key = kms.create_key(Origin="EXTERNAL", Policy=json.dumps(policy))["KeyMetadata"]["KeyId"]
+    with pytest.raises(ClientError) as excinfo:
+        kms.get_parameters_for_import(KeyId=key, WrappingAlgorithm="RSAES_OAEP_SHA_1", WrappingKeySpec="RSA_2048")
+    assert error_of(excinfo)[0] == "AccessDeniedException"
+    material = os.urandom(32)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    for extra in [{"ExpirationModel": "KEY_MATERIAL_DOES_NOT_EXPIRE"},
+                  {"ExpirationModel": "KEY_MATERIAL_EXPIRES", "ValidTo": now + datetime.timedelta(days=2)}]:
+        with pytest.raises(ClientError) as excinfo:
+            import_material(kms, key, material, **extra)
+        assert error_of(excinfo)[0] == "AccessDeniedException", extra
+    import_material(kms, key, material, ExpirationModel="KEY_MATERIAL_EXPIRES", ValidTo=now + datetime.timedelta(hours=1))
+    assert kms.describe_key(KeyId=key)["KeyMetadata"]["KeyState"] == "Enabled"
+
+
+def test_trent_check_accepts_imported_material_in_every_state(trent, kms):
+    """Last in this module: the session's Trent now holds imported keys with deleted, expired,
+    pending-rotation and re-imported material (and HMAC material longer than the minimum);
+    `trent check` must see them as they are, not as damage."""
+    checked = run_trent_cli("check", "--data", trent.data_dir)
+    assert checked.returncode == 0, checked.stdout + checked.stderr

@@ -7,6 +7,7 @@ import { DiscardingAuditSink } from "../../src/audit/audit-sink.js";
 import { KeyUsageTracker } from "../../src/audit/key-usage.js";
 import { BackingKeys } from "../../src/crypto/backing-keys.js";
 import { generateKeyPairDer } from "../../src/crypto/data-key-pair-spec.js";
+import { KmsError } from "../../src/domain/errors.js";
 import type { KmsKey } from "../../src/domain/key.js";
 import type { Caller } from "../../src/domain/principal.js";
 import type { Services } from "../../src/ops/context.js";
@@ -96,4 +97,15 @@ export function testKey(fields: Partial<KmsKey> = {}): KmsKey {
     nextRotationDate: null,
     ...fields,
   };
+}
+
+/** "ok" when the call succeeds, else the code of the KMS error it throws (any other error is thrown on). */
+export async function errorCode(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+    return "ok";
+  } catch (error) {
+    if (error instanceof KmsError) return error.code;
+    throw error;
+  }
 }

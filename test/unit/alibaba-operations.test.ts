@@ -9,7 +9,6 @@ import {
 } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import type { KeySpec, KeyUsageType } from "@aws-sdk/client-kms";
-import { KmsError } from "../../src/domain/errors.js";
 import { keyMaterialId } from "../../src/domain/key.js";
 import type { Caller } from "../../src/domain/principal.js";
 import { ALIBABA_OPERATIONS } from "../../src/ops/alibaba/index.js";
@@ -21,7 +20,7 @@ import { disableKey } from "../../src/ops/disable-key.js";
 import { encrypt as awsEncrypt } from "../../src/ops/encrypt.js";
 import { generateMac } from "../../src/ops/generate-mac.js";
 import { rotateKeyOnDemand } from "../../src/ops/rotate-key-on-demand.js";
-import { openTestServices, type TestServices, testCaller } from "../support/services.js";
+import { errorCode, openTestServices, type TestServices, testCaller } from "../support/services.js";
 
 const ACCOUNT = "111122223333";
 const CALLER: Caller = { ...testCaller(ACCOUNT), secureTransport: true };
@@ -41,16 +40,6 @@ function call(apiName: string, input: Record<string, unknown>): Promise<Record<s
   const operation = ALIBABA_OPERATIONS[apiName];
   assert.ok(operation, `no operation ${apiName}`);
   return operation(contextOf(), input);
-}
-
-async function failure(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-    return "ok";
-  } catch (error) {
-    if (error instanceof KmsError) return error.code;
-    throw error;
-  }
 }
 
 async function newKey(KeySpec?: KeySpec, KeyUsage?: KeyUsageType): Promise<string> {
@@ -123,19 +112,19 @@ describe("Encrypt and Decrypt", () => {
     const again = await call("Encrypt", { KeyId: keyId, Plaintext: PLAINTEXT, Iv: iv });
     assert.notDeepEqual(bytes(again.CiphertextBlob), bytes(sealed.CiphertextBlob));
     assert.equal(
-      await failure(call("Encrypt", { KeyId: keyId, Plaintext: PLAINTEXT, Iv: Buffer.alloc(16) })),
+      await errorCode(call("Encrypt", { KeyId: keyId, Plaintext: PLAINTEXT, Iv: Buffer.alloc(16) })),
       "ValidationException",
     );
     assert.equal(
-      await failure(call("Encrypt", { KeyId: keyId, Plaintext: PLAINTEXT, Algorithm: "AES_CBC" })),
+      await errorCode(call("Encrypt", { KeyId: keyId, Plaintext: PLAINTEXT, Algorithm: "AES_CBC" })),
       "ValidationException",
     );
     assert.equal(
-      await failure(call("Decrypt", { KeyId: keyId, CiphertextBlob: sealed.CiphertextBlob, Iv: Buffer.alloc(16) })),
+      await errorCode(call("Decrypt", { KeyId: keyId, CiphertextBlob: sealed.CiphertextBlob, Iv: Buffer.alloc(16) })),
       "ValidationException",
     );
     assert.equal(
-      await failure(call("Decrypt", { KeyId: keyId, CiphertextBlob: sealed.CiphertextBlob })),
+      await errorCode(call("Decrypt", { KeyId: keyId, CiphertextBlob: sealed.CiphertextBlob })),
       "ValidationException",
     );
   });
@@ -157,7 +146,7 @@ describe("Encrypt and Decrypt", () => {
       { CiphertextBlob: tampered },
       { CiphertextBlob: Buffer.alloc(20) },
     ]) {
-      assert.equal(await failure(call("Decrypt", { ...base, ...change })), "InvalidCiphertextException");
+      assert.equal(await errorCode(call("Decrypt", { ...base, ...change })), "InvalidCiphertextException");
     }
   });
 
@@ -202,26 +191,29 @@ describe("Encrypt and Decrypt", () => {
       Algorithm: "RSAES_OAEP_SHA_256",
     });
     assert.deepEqual(bytes(again.Plaintext), PLAINTEXT);
-    assert.equal(await failure(call("Encrypt", { KeyId: keyId, Plaintext: PLAINTEXT })), "InvalidKeyUsageException");
+    assert.equal(await errorCode(call("Encrypt", { KeyId: keyId, Plaintext: PLAINTEXT })), "InvalidKeyUsageException");
   });
 
   test("a disabled key is refused", async () => {
     const keyId = await newKey();
     const sealed = await call("Encrypt", { KeyId: keyId, Plaintext: PLAINTEXT });
     await disableKey(contextOf(), { KeyId: keyId });
-    assert.equal(await failure(call("Encrypt", { KeyId: keyId, Plaintext: PLAINTEXT })), "DisabledException");
+    assert.equal(await errorCode(call("Encrypt", { KeyId: keyId, Plaintext: PLAINTEXT })), "DisabledException");
     assert.equal(
-      await failure(call("Decrypt", { KeyId: keyId, CiphertextBlob: sealed.CiphertextBlob, Iv: sealed.Iv })),
+      await errorCode(call("Decrypt", { KeyId: keyId, CiphertextBlob: sealed.CiphertextBlob, Iv: sealed.Iv })),
       "DisabledException",
     );
-    assert.equal(await failure(call("AdvanceEncrypt", { KeyId: keyId, Plaintext: PLAINTEXT })), "DisabledException");
-    assert.equal(await failure(call("GenerateDataKey", { KeyId: keyId })), "DisabledException");
+    assert.equal(await errorCode(call("AdvanceEncrypt", { KeyId: keyId, Plaintext: PLAINTEXT })), "DisabledException");
+    assert.equal(await errorCode(call("GenerateDataKey", { KeyId: keyId })), "DisabledException");
   });
 
   test("an unknown key is NotFoundException; a missing KeyId or Plaintext is ValidationException", async () => {
-    assert.equal(await failure(call("Encrypt", { KeyId: "alias/nobody", Plaintext: PLAINTEXT })), "NotFoundException");
-    assert.equal(await failure(call("Encrypt", { KeyId: "", Plaintext: PLAINTEXT })), "ValidationException");
-    assert.equal(await failure(call("Encrypt", { KeyId: await newKey() })), "ValidationException");
+    assert.equal(
+      await errorCode(call("Encrypt", { KeyId: "alias/nobody", Plaintext: PLAINTEXT })),
+      "NotFoundException",
+    );
+    assert.equal(await errorCode(call("Encrypt", { KeyId: "", Plaintext: PLAINTEXT })), "ValidationException");
+    assert.equal(await errorCode(call("Encrypt", { KeyId: await newKey() })), "ValidationException");
   });
 });
 
@@ -253,29 +245,33 @@ describe("AdvanceEncrypt and AdvanceDecrypt", () => {
     const keyId = await newKey();
     const sealed = await call("AdvanceEncrypt", { KeyId: keyId, Plaintext: PLAINTEXT, Aad: AAD });
     assert.equal(
-      await failure(call("AdvanceDecrypt", { CiphertextBlob: sealed.CiphertextBlob, Aad: Buffer.from("x") })),
+      await errorCode(call("AdvanceDecrypt", { CiphertextBlob: sealed.CiphertextBlob, Aad: Buffer.from("x") })),
       "InvalidCiphertextException",
     );
     assert.equal(
-      await failure(call("AdvanceDecrypt", { CiphertextBlob: sealed.CiphertextBlob, Aad: AAD, Iv: Buffer.alloc(12) })),
+      await errorCode(
+        call("AdvanceDecrypt", { CiphertextBlob: sealed.CiphertextBlob, Aad: AAD, Iv: Buffer.alloc(12) }),
+      ),
       "InvalidCiphertextException",
     );
     assert.equal(
-      await failure(call("AdvanceDecrypt", { KeyId: await newKey(), CiphertextBlob: sealed.CiphertextBlob, Aad: AAD })),
+      await errorCode(
+        call("AdvanceDecrypt", { KeyId: await newKey(), CiphertextBlob: sealed.CiphertextBlob, Aad: AAD }),
+      ),
       "IncorrectKeyException",
     );
     const unbound = await call("AdvanceEncrypt", { KeyId: keyId, Plaintext: PLAINTEXT });
     assert.equal(
-      await failure(awsDecrypt(contextOf(), { CiphertextBlob: bytes(unbound.CiphertextBlob) })),
+      await errorCode(awsDecrypt(contextOf(), { CiphertextBlob: bytes(unbound.CiphertextBlob) })),
       "InvalidCiphertextException",
     );
     const aws = await awsEncrypt(contextOf(), { KeyId: keyId, Plaintext: PLAINTEXT });
     assert.equal(
-      await failure(call("AdvanceDecrypt", { CiphertextBlob: aws.CiphertextBlob })),
+      await errorCode(call("AdvanceDecrypt", { CiphertextBlob: aws.CiphertextBlob })),
       "InvalidCiphertextException",
     );
     assert.equal(
-      await failure(call("AdvanceEncrypt", { KeyId: keyId, Plaintext: PLAINTEXT, Iv: Buffer.alloc(12) })),
+      await errorCode(call("AdvanceEncrypt", { KeyId: keyId, Plaintext: PLAINTEXT, Iv: Buffer.alloc(12) })),
       "ValidationException",
     );
   });
@@ -290,8 +286,11 @@ describe("data keys", () => {
     const opened = await call("Decrypt", { KeyId: keyId, CiphertextBlob: made.CiphertextBlob, Iv: made.Iv, Aad: AAD });
     assert.deepEqual(bytes(opened.Plaintext), bytes(made.Plaintext));
     assert.equal(bytes((await call("GenerateDataKey", { KeyId: keyId, NumberOfBytes: 1024 })).Plaintext).length, 1024);
-    assert.equal(await failure(call("GenerateDataKey", { KeyId: keyId, NumberOfBytes: 1025 })), "ValidationException");
-    assert.equal(await failure(call("GenerateDataKey", { KeyId: keyId, NumberOfBytes: -1 })), "ValidationException");
+    assert.equal(
+      await errorCode(call("GenerateDataKey", { KeyId: keyId, NumberOfBytes: 1025 })),
+      "ValidationException",
+    );
+    assert.equal(await errorCode(call("GenerateDataKey", { KeyId: keyId, NumberOfBytes: -1 })), "ValidationException");
   });
 
   test("AdvanceGenerateDataKey: opened by AdvanceDecrypt from the blob after a rotation", async () => {
@@ -406,14 +405,14 @@ describe("data key pairs", () => {
   test("an unknown KeyPairSpec or KeyFormat is ValidationException", async () => {
     const keyId = await newKey();
     assert.equal(
-      await failure(call("GenerateDataKeyPair", { KeyId: keyId, KeyPairSpec: "ECC_NIST_P256" })),
+      await errorCode(call("GenerateDataKeyPair", { KeyId: keyId, KeyPairSpec: "ECC_NIST_P256" })),
       "ValidationException",
     );
     assert.equal(
-      await failure(call("GenerateDataKeyPair", { KeyId: keyId, KeyPairSpec: "RSA_2048", KeyFormat: "JWK" })),
+      await errorCode(call("GenerateDataKeyPair", { KeyId: keyId, KeyPairSpec: "RSA_2048", KeyFormat: "JWK" })),
       "ValidationException",
     );
-    assert.equal(await failure(call("GenerateDataKeyPair", { KeyId: keyId })), "ValidationException");
+    assert.equal(await errorCode(call("GenerateDataKeyPair", { KeyId: keyId })), "ValidationException");
   });
 });
 
@@ -421,8 +420,8 @@ describe("GenerateRandom, GetPublicKey, Sign, Verify, Hmac", () => {
   test("GenerateRandom returns Length bytes; Length must be 1–1024", async () => {
     const { Random } = await call("GenerateRandom", { Length: 48 });
     assert.equal(bytes(Random).length, 48);
-    assert.equal(await failure(call("GenerateRandom", {})), "ValidationException");
-    assert.equal(await failure(call("GenerateRandom", { Length: 1025 })), "ValidationException");
+    assert.equal(await errorCode(call("GenerateRandom", {})), "ValidationException");
+    assert.equal(await errorCode(call("GenerateRandom", { Length: 1025 })), "ValidationException");
   });
 
   const signingCases = [
@@ -481,11 +480,11 @@ describe("GenerateRandom, GetPublicKey, Sign, Verify, Hmac", () => {
     });
     assert.equal(verified.Value, true);
     assert.equal(
-      await failure(call("Sign", { KeyId: keyId, Algorithm: "ECDSA_SHA_256", Message: PLAINTEXT })),
+      await errorCode(call("Sign", { KeyId: keyId, Algorithm: "ECDSA_SHA_256", Message: PLAINTEXT })),
       "InvalidKeyUsageException",
     );
     assert.equal(
-      await failure(call("Sign", { KeyId: keyId, Algorithm: "RSASSA_PSS_SHA_256", Message: PLAINTEXT })),
+      await errorCode(call("Sign", { KeyId: keyId, Algorithm: "RSASSA_PSS_SHA_256", Message: PLAINTEXT })),
       "ValidationException",
     );
   });
@@ -494,10 +493,10 @@ describe("GenerateRandom, GetPublicKey, Sign, Verify, Hmac", () => {
     const keyId = await newKey("ECC_NIST_P256", "SIGN_VERIFY");
     await disableKey(contextOf(), { KeyId: keyId });
     assert.equal(
-      await failure(call("Sign", { KeyId: keyId, Algorithm: "ECDSA_SHA_256", Message: PLAINTEXT })),
+      await errorCode(call("Sign", { KeyId: keyId, Algorithm: "ECDSA_SHA_256", Message: PLAINTEXT })),
       "DisabledException",
     );
-    assert.equal(await failure(call("GetPublicKey", { KeyId: keyId })), "DisabledException");
+    assert.equal(await errorCode(call("GetPublicKey", { KeyId: keyId })), "DisabledException");
   });
 
   test("Hmac equals the AWS edge's GenerateMac under the key's own algorithm; non-HMAC keys are refused", async () => {
@@ -511,7 +510,7 @@ describe("GenerateRandom, GetPublicKey, Sign, Verify, Hmac", () => {
       assert.equal(bytes(Signature).length, spec === "HMAC_256" ? 32 : 64);
     }
     assert.equal(
-      await failure(call("Hmac", { KeyId: await newKey(), Message: PLAINTEXT })),
+      await errorCode(call("Hmac", { KeyId: await newKey(), Message: PLAINTEXT })),
       "InvalidKeyUsageException",
     );
   });

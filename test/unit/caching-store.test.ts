@@ -94,3 +94,27 @@ test("dropAll forgets what was cached, so a sibling's write is read from the sto
   cache.dropAll();
   assert.equal((await cache.getKey("k-drop-all"))?.keyState, "Disabled");
 });
+
+test("an import of key material through the cache drops the key it enabled; other methods reach the store", async () => {
+  const cache = new CachingKeyStore(reader, { ttlMs: 60_000, maxEntries: 100 });
+  const pending = testKey({ keyId: "k-import", origin: "EXTERNAL", keyState: "PendingImport" });
+  await cache.createKey(pending, null, []);
+  assert.equal((await cache.getKey("k-import"))?.keyState, "PendingImport");
+  const imported = await cache.importedMaterial.importKeyMaterial({
+    storeKeyId: "k-import",
+    mode: "new",
+    version: 1,
+    fingerprint: Buffer.alloc(32, 1),
+    description: undefined,
+    expirationModel: "KEY_MATERIAL_DOES_NOT_EXPIRE",
+    validTo: null,
+    wrappedMaterial: Buffer.alloc(1),
+    importedAt: new Date(),
+  });
+  assert.equal(imported, true);
+  assert.equal((await cache.getKey("k-import"))?.keyState, "Enabled");
+  assert.equal((await cache.importedMaterial.listImportedKeyMaterial("k-import")).length, 1);
+  assert.ok(
+    (await cache.listKeys(pending.accountId, pending.region, null, 100)).items.some((k) => k.keyId === "k-import"),
+  );
+});

@@ -2,7 +2,6 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import type { CreateGrantRequest } from "@aws-sdk/client-kms";
-import { KmsError } from "../../src/domain/errors.js";
 import type { KmsKey } from "../../src/domain/key.js";
 import type { Caller } from "../../src/domain/principal.js";
 import type { OperationContext, Services } from "../../src/ops/context.js";
@@ -26,7 +25,7 @@ import {
   newGrantId,
 } from "../../src/policy/grants.js";
 import type { GrantConstraints } from "../../src/store/store.js";
-import { openTestServices, type TestServices } from "../support/services.js";
+import { errorCode, openTestServices, type TestServices } from "../support/services.js";
 
 const ACCOUNT = "111122223333";
 const OTHER_ACCOUNT = "444455556666";
@@ -59,16 +58,6 @@ const user = (principalArn: string) => {
   const accountId = /^arn:aws:iam::(\d{12}):/.exec(principalArn)?.[1] ?? ACCOUNT;
   return as(callerAs(principalArn, accountId));
 };
-
-async function errorCode(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-    return "ok";
-  } catch (error) {
-    if (error instanceof KmsError) return error.code;
-    throw error;
-  }
-}
 
 async function newKey(): Promise<{ keyId: string; arn: string }> {
   const { KeyMetadata } = await createKey(admin(), {});

@@ -3,7 +3,6 @@ import { createHmac, generateKeyPairSync, randomBytes } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { sm2 } from "sm-crypto-v2";
 import { derTlv } from "../../src/crypto/der.js";
-import { KmsError } from "../../src/domain/errors.js";
 import type { OperationContext } from "../../src/ops/context.js";
 import { createKey } from "../../src/ops/create-key.js";
 import { decrypt } from "../../src/ops/decrypt.js";
@@ -16,7 +15,7 @@ import { getPublicKey } from "../../src/ops/get-public-key.js";
 import { importKeyMaterial } from "../../src/ops/import-key-material.js";
 import { listKeyRotations } from "../../src/ops/list-key-rotations.js";
 import { auditView } from "../../src/protocol/aws/audit-parameters.js";
-import { openTestServices, type TestServices, testCaller } from "../support/services.js";
+import { errorCode, openTestServices, type TestServices, testCaller } from "../support/services.js";
 
 const HOUR = 3_600_000;
 let fixture: TestServices;
@@ -28,16 +27,6 @@ const admin = (): OperationContext => ({
   resources: [],
   grantTokens: [],
 });
-
-async function failure(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-    return "ok";
-  } catch (error) {
-    if (error instanceof KmsError) return error.code;
-    throw error;
-  }
-}
 
 /** SM2 public-key encryption as a client does it: sm-crypto-v2's C1C3C2, DER-encoded (GM/T 0009). */
 function sm2Wrap(spki: Uint8Array, plaintext: Buffer): Buffer {
@@ -130,7 +119,7 @@ describe("time", () => {
         EncryptedKeyMaterial: encrypted,
         ExpirationModel: "KEY_MATERIAL_DOES_NOT_EXPIRE",
       });
-      assert.equal(await failure(call), "ExpiredImportTokenException");
+      assert.equal(await errorCode(call), "ExpiredImportTokenException");
     } finally {
       clock = saved;
     }
@@ -149,7 +138,7 @@ describe("time", () => {
     try {
       assert.equal((await describeKey(admin(), { KeyId: keyId })).KeyMetadata?.KeyState, "PendingImport");
       assert.equal(
-        await failure(decrypt(admin(), { CiphertextBlob: sealed.CiphertextBlob })),
+        await errorCode(decrypt(admin(), { CiphertextBlob: sealed.CiphertextBlob })),
         "KMSInvalidStateException",
       );
       assert.ok((await expireImportedKeyMaterial(fixture.services)) >= 1);

@@ -4,7 +4,6 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { KmsError } from "../../src/domain/errors.js";
 import type { Caller } from "../../src/domain/principal.js";
 import { cancelKeyDeletion } from "../../src/ops/cancel-key-deletion.js";
 import type { OperationContext, Services } from "../../src/ops/context.js";
@@ -25,7 +24,7 @@ import { tagResource } from "../../src/ops/tag-resource.js";
 import { updateKeyDescription } from "../../src/ops/update-key-description.js";
 import { KeyFileRoot, RootKeyError } from "../../src/root/key-file-root.js";
 import { openDataDirectory } from "../../src/server/trent.js";
-import { openTestServices, type TestServices, testCaller } from "../support/services.js";
+import { errorCode, openTestServices, type TestServices, testCaller } from "../support/services.js";
 
 const DAY = 24 * 60 * 60 * 1000;
 const ACCOUNT = "111122223333";
@@ -42,16 +41,6 @@ function as(caller: Caller): OperationContext {
 }
 
 const admin = () => as(callerIn(ACCOUNT));
-
-async function errorCode(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-    return "ok";
-  } catch (error) {
-    if (error instanceof KmsError) return error.code;
-    throw error;
-  }
-}
 
 async function newKey(): Promise<{ keyId: string; arn: string }> {
   const { KeyMetadata } = await createKey(admin(), {});

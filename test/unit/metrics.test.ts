@@ -8,7 +8,7 @@ import { KeyFileRoot } from "../../src/root/key-file-root.js";
 import { PrometheusMetrics } from "../../src/server/metrics.js";
 import { Readiness, rootOfTrustRoundTrip } from "../../src/server/readiness.js";
 import { CachingKeyStore } from "../../src/store/caching-store.js";
-import { MeasuredKeyStore } from "../../src/store/measured-store.js";
+import { measuredStore } from "../../src/store/measured-store.js";
 import { SqliteKeyStore } from "../../src/store/sqlite/sqlite-store.js";
 import { matching, parseExposition, total } from "../support/prometheus-text.js";
 import { testKey } from "../support/services.js";
@@ -73,7 +73,7 @@ describe("PrometheusMetrics", () => {
 
   test("reports store calls, cache hits and misses, and the key-pair pool at each scrape", async () => {
     const metrics = new PrometheusMetrics();
-    const store = new CachingKeyStore(new MeasuredKeyStore(sqlite, metrics), { ttlMs: 60_000, maxEntries: 100 });
+    const store = new CachingKeyStore(measuredStore(sqlite, metrics), { ttlMs: 60_000, maxEntries: 100 });
     metrics.trackCaches(store);
     const pool = { ready: 3, available: (spec: string) => (spec === "ECC_NIST_P256" ? pool.ready : 0) };
     metrics.trackKeyPairPool(pool);
@@ -82,7 +82,7 @@ describe("PrometheusMetrics", () => {
     await store.getKey("metrics-key");
     await store.getKey("metrics-key");
     await assert.rejects(
-      new MeasuredKeyStore(sqlite, metrics).createKey(testKey({ keyId: "metrics-key" }), Buffer.alloc(1), []),
+      measuredStore(sqlite, metrics).createKey(testKey({ keyId: "metrics-key" }), Buffer.alloc(1), []),
     );
 
     let samples = parseExposition(await metrics.render());
@@ -100,6 +100,20 @@ describe("PrometheusMetrics", () => {
     samples = parseExposition(await metrics.render());
     assert.equal(total(samples, "trent_key_pair_pool_available", { spec: "ECC_NIST_P256" }), 5);
     assert.equal(total(samples, "trent_store_cache_lookups_total", { cache: "keys", result: "hit" }), 3);
+  });
+
+  test("times the methods the cache passes through and those of the sub-stores, by their own names", async () => {
+    const metrics = new PrometheusMetrics();
+    const store = new CachingKeyStore(measuredStore(sqlite, metrics), { ttlMs: 60_000, maxEntries: 100 });
+    await store.listKeys("111122223333", "us-east-1", null, 10);
+    await store.customKeyStores.listCustomKeyStores(null, null, null, 10);
+    await store.importedMaterial.listImportedKeyMaterial("no-such-key");
+    await store.importedMaterial.listImportedKeyMaterial("no-such-key");
+    const samples = parseExposition(await metrics.render());
+    const calls = (method: string) => total(samples, "trent_store_call_duration_seconds_count", { method });
+    assert.equal(calls("listKeys"), 1);
+    assert.equal(calls("listCustomKeyStores"), 1);
+    assert.equal(calls("listImportedKeyMaterial"), 2);
   });
 
   test("a node's scrape sums its workers' counters and histograms", async () => {

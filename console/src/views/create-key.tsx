@@ -1,14 +1,8 @@
-import {
-  CreateAliasCommand,
-  CreateKeyCommand,
-  type KeySpec,
-  type KeyUsageType,
-  type OriginType,
-} from "@aws-sdk/client-kms";
+import { CreateAliasCommand, CreateKeyCommand, type KeySpec, type OriginType } from "@aws-sdk/client-kms";
 import { useState } from "preact/hooks";
 import { type Clients, type ShownError, shownError } from "../aws";
 import { ErrorBox } from "../components";
-import { type KeyKind, type KeyUsage, KIND_LABELS, kindOf, SPEC_CHOICES, USAGE_LABELS } from "../key-specs";
+import { type KeyKind, type KeyUsage, KIND_LABELS, SPEC_CHOICES, USAGE_LABELS } from "../key-specs";
 import { jsonProblem } from "../policy-json";
 import { navigate } from "../router";
 
@@ -46,12 +40,12 @@ export function CreateKeyPage({ clients }: { clients: Clients }) {
   const [error, setError] = useState<ShownError | null>(null);
   const [busy, setBusy] = useState(false);
 
-  const usages = [...new Set(SPEC_CHOICES.filter((c) => kindOf(c) === kind).map((c) => c.usage))];
-  const specs = SPEC_CHOICES.filter((c) => kindOf(c) === kind && c.usage === usage);
+  const usages = [...new Set(SPEC_CHOICES.filter((c) => c.kind === kind).map((c) => c.usage))];
+  const specs = SPEC_CHOICES.filter((c) => c.kind === kind && c.usage === usage);
   const choice = specs.find((c) => c.spec === spec) ?? specs[0];
   const chooseKind = (next: KeyKind) => {
     setKind(next);
-    const first = SPEC_CHOICES.find((c) => kindOf(c) === next);
+    const first = SPEC_CHOICES.find((c) => c.kind === next);
     if (first) {
       setUsage(first.usage);
       setSpec(first.spec);
@@ -59,7 +53,7 @@ export function CreateKeyPage({ clients }: { clients: Clients }) {
   };
   const chooseUsage = (next: KeyUsage) => {
     setUsage(next);
-    const first = SPEC_CHOICES.find((c) => kindOf(c) === kind && c.usage === next);
+    const first = SPEC_CHOICES.find((c) => c.kind === kind && c.usage === next);
     if (first) setSpec(first.spec);
   };
   const policyProblem = customPolicy ? jsonProblem(policy) : null;
@@ -77,7 +71,7 @@ export function CreateKeyPage({ clients }: { clients: Clients }) {
       const created = await clients.kms.send(
         new CreateKeyCommand({
           KeySpec: choice.spec as KeySpec,
-          KeyUsage: choice.usage as KeyUsageType,
+          KeyUsage: choice.usage,
           Origin: origin,
           MultiRegion: multiRegion,
           ...(description ? { Description: description } : {}),

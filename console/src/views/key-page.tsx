@@ -26,6 +26,7 @@ import {
   UpdateKeyDescriptionCommand,
 } from "@aws-sdk/client-kms";
 import { useEffect, useState } from "preact/hooks";
+import { grantOperationsForKey } from "../../../src/policy/grant-operations";
 import { type Clients, type ShownError, shownError } from "../aws";
 import { ConfirmAction, ErrorBox, formatDate, Notice, useLoad } from "../components";
 import { jsonProblem } from "../policy-json";
@@ -34,33 +35,10 @@ import { listAllAliases } from "./keys";
 
 type Props = { clients: Clients; keyId: string };
 
-/** The grant operations each kind of key allows, as CreateGrant checks them. */
+/** The grant operations each kind of key allows, as CreateGrant checks them (the server's own table). */
 function grantOperationsFor(metadata: KeyMetadata): GrantOperation[] {
-  const common: GrantOperation[] = ["DescribeKey", "CreateGrant", "RetireGrant"];
-  switch (metadata.KeyUsage) {
-    case "ENCRYPT_DECRYPT":
-      return metadata.KeySpec === "SYMMETRIC_DEFAULT"
-        ? [
-            "Decrypt",
-            "Encrypt",
-            "GenerateDataKey",
-            "GenerateDataKeyWithoutPlaintext",
-            "GenerateDataKeyPair",
-            "GenerateDataKeyPairWithoutPlaintext",
-            "ReEncryptFrom",
-            "ReEncryptTo",
-            ...common,
-          ]
-        : ["Decrypt", "Encrypt", "ReEncryptFrom", "ReEncryptTo", "GetPublicKey", ...common];
-    case "SIGN_VERIFY":
-      return ["Sign", "Verify", "GetPublicKey", ...common];
-    case "GENERATE_VERIFY_MAC":
-      return ["GenerateMac", "VerifyMac", ...common];
-    case "KEY_AGREEMENT":
-      return ["DeriveSharedSecret", "GetPublicKey", ...common];
-    default:
-      return common;
-  }
+  const key = { keySpec: metadata.KeySpec ?? "", keyUsage: metadata.KeyUsage ?? "" };
+  return [...grantOperationsForKey(key)] as GrantOperation[];
 }
 
 function Section({ title, children }: { title: string; children: preact.ComponentChildren }) {

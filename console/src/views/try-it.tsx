@@ -11,6 +11,7 @@ import {
   VerifyCommand,
 } from "@aws-sdk/client-kms";
 import { useState } from "preact/hooks";
+import { DATA_KEY_PAIR_SPECS } from "../../../src/domain/key-specs";
 import { type Clients, type ShownError, shownError } from "../aws";
 import { ErrorBox, useLoad } from "../components";
 
@@ -23,18 +24,6 @@ const OPERATIONS: Record<Operation, string> = {
   sign: "Sign",
   verify: "Verify",
 };
-
-const PAIR_SPECS: DataKeyPairSpec[] = [
-  "RSA_2048",
-  "RSA_3072",
-  "RSA_4096",
-  "ECC_NIST_P256",
-  "ECC_NIST_P384",
-  "ECC_NIST_P521",
-  "ECC_SECG_P256K1",
-  "ECC_NIST_EDWARDS25519",
-  "SM2",
-];
 
 const utf8 = new TextEncoder();
 const fromUtf8 = new TextDecoder("utf-8", { fatal: false });
@@ -222,7 +211,7 @@ export function TryItPage({ clients, keyId: initialKeyId }: { clients: Clients; 
           <label>
             Key pair spec
             <select value={pairSpec} onChange={(e) => setPairSpec(e.currentTarget.value as DataKeyPairSpec)}>
-              {PAIR_SPECS.map((s) => (
+              {DATA_KEY_PAIR_SPECS.map((s) => (
                 <option key={s}>{s}</option>
               ))}
             </select>

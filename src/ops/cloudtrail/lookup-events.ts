@@ -1,4 +1,4 @@
-import type { AuditFiles, RecordCursor, StoredRecord } from "../../audit/audit-files.js";
+import type { AuditFiles, ChainPosition, RecordCursor, StoredRecord } from "../../audit/audit-files.js";
 import {
   AccessDeniedException,
   InvalidLookupAttributesException,
@@ -24,6 +24,8 @@ export interface LookupEventsInput {
   readonly EndTime?: Date;
   readonly MaxResults?: number;
   readonly NextToken?: string;
+  /** "insight" asks for CloudTrail Insights events, of which Trent's trail has none. */
+  readonly EventCategory?: string;
 }
 
 export interface LookupEvent {
@@ -79,22 +81,30 @@ export async function lookupEvents(
   if (start !== null && end !== null && start > end) {
     throw new InvalidTimeRangeException("Start time must be before end time.");
   }
+  if (input.EventCategory === "insight") return { Events: [] };
   const matches = attributes[0] === undefined ? () => true : attributeMatcher(attributes[0]);
   const limit = input.MaxResults ?? DEFAULT_MAX_RESULTS;
   const events: LookupEvent[] = [];
-  let scanned = 0;
-  for (const stored of files.newestFirst(token)) {
-    const time = Date.parse(stored.eventTime);
-    if (start !== null && time < start) break;
-    scanned++;
-    if ((end === null || time <= end) && matches(stored.record)) events.push(eventOf(stored));
-    if (events.length === limit || scanned === MAX_RECORDS_SCANNED) {
-      const more = files.newestFirst(stored).next();
-      const hasMore = !more.done && (start === null || Date.parse(more.value.eventTime) >= start);
-      return hasMore ? { Events: events, NextToken: tokenFor(stored, start, end) } : { Events: events };
+  const records = await files.newestFirst(token);
+  try {
+    for (let scanned = 1; ; scanned++) {
+      const stored = await records.next();
+      if (stored === undefined) break;
+      const time = Date.parse(stored.eventTime);
+      if (start !== null && time < start) break;
+      if ((end === null || time <= end) && matches(stored.record)) events.push(eventOf(stored));
+      if (events.length === limit || scanned === MAX_RECORDS_SCANNED) {
+        const more = records.peek();
+        const hasMore = more !== undefined && (start === null || Date.parse(more.eventTime) >= start);
+        return hasMore
+          ? { Events: events, NextToken: tokenFor(stored, records.positions(), start, end) }
+          : { Events: events };
+      }
     }
+    return { Events: events };
+  } finally {
+    await records.close();
   }
-  return { Events: events };
 }
 
 /** Authorizes reading the audit trail, answering as IAM does for a non-KMS action. */
@@ -182,9 +192,22 @@ function eventOf(stored: StoredRecord): LookupEvent {
   };
 }
 
-function tokenFor(stored: StoredRecord, start: number | null, end: number | null): string {
-  const token: Token = { eventTime: stored.eventTime, chain: stored.chain, sequence: stored.sequence, start, end };
+function tokenFor(
+  stored: StoredRecord,
+  positions: Record<string, ChainPosition | null>,
+  start: number | null,
+  end: number | null,
+): string {
+  const { eventTime, chain, sequence } = stored;
+  const token: Token = { eventTime, chain, sequence, positions, start, end };
   return Buffer.from(JSON.stringify(token)).toString("base64url");
+}
+
+function isPosition(value: unknown): value is ChainPosition | null {
+  if (value === null) return true;
+  if (!Array.isArray(value) || value.length !== 3) return false;
+  const [file, offset, sequence] = value as unknown[];
+  return typeof file === "string" && Number.isSafeInteger(offset) && Number.isSafeInteger(sequence);
 }
 
 function parseToken(text: string): Token {
@@ -203,7 +226,9 @@ function parseToken(text: string): Token {
     typeof t.chain !== "string" ||
     typeof t.sequence !== "number" ||
     !timeOrNull(t.start) ||
-    !timeOrNull(t.end)
+    !timeOrNull(t.end) ||
+    (t.positions !== undefined &&
+      (typeof t.positions !== "object" || t.positions === null || !Object.values(t.positions).every(isPosition)))
   ) {
     throw new InvalidNextTokenException("Invalid NextToken.");
   }

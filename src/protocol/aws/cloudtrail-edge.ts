@@ -95,7 +95,8 @@ export class CloudTrailEdge {
       const context: OperationContext = { caller, services: this.services, resources: [], grantTokens: [] };
       if (named === "LookupEvents") {
         const input = decodeLookupEvents(body);
-        requestParameters = body;
+        // The members CloudTrail defines, not whatever else a client put in the body.
+        requestParameters = Object.fromEntries(Object.entries(body).filter(([name]) => Object.hasOwn(input, name)));
         payload = lookupEventsWire(await lookupEvents(context, input, this.files));
       } else if (named === "VerifyAuditTrail") {
         const output = await verifyAuditTrail(context, this.files);
@@ -258,7 +259,8 @@ function decodeShape(shapeName: string, value: unknown, path: string, problems: 
       // The JSON protocol sends epoch seconds; ISO 8601 strings are accepted as the CLI may send them.
       const time =
         typeof value === "number" ? value * 1000 : typeof value === "string" ? Date.parse(value) : Number.NaN;
-      if (!Number.isFinite(time)) throw wrongType();
+      // Beyond ±8.64e15 ms a Date is invalid, and would compare as nothing.
+      if (!Number.isFinite(time) || Number.isNaN(new Date(time).getTime())) throw wrongType();
       return new Date(time);
     }
     default:

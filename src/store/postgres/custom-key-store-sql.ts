@@ -2,18 +2,27 @@ import type { ConnectionStateType } from "@aws-sdk/client-kms";
 import type pg from "pg";
 import type { CustomKeyStoreChanges, CustomKeyStoreRecord } from "../../domain/custom-key-store.js";
 import {
-  CUSTOM_KEY_STORE_COLUMNS,
+  CUSTOM_KEY_STORE_SQL,
   type CustomKeyStoreRow,
-  customKeyStoreAssignments,
   customKeyStoreRowValues,
+  customKeyStoreUpdate,
+  listParams,
   toCustomKeyStore,
 } from "../custom-key-store-rows.js";
 import type { CustomKeyStoreConflict, CustomKeyStoreTable } from "../custom-key-stores.js";
 import { page } from "../sql-rows.js";
 import type { Page } from "../store.js";
+import { type NamedStatement, named } from "./named-parameters.js";
 
 type Query = <R extends pg.QueryResultRow>(sql: string, params: unknown[]) => Promise<pg.QueryResult<R>>;
 type Transaction = <T>(work: (client: pg.PoolClient) => Promise<T>) => Promise<T>;
+
+const SQL = Object.fromEntries(Object.entries(CUSTOM_KEY_STORE_SQL).map(([name, sql]) => [name, named(sql)])) as Record<
+  keyof typeof CUSTOM_KEY_STORE_SQL,
+  NamedStatement
+>;
+// The row lock makes a concurrent CreateKey in this store (its foreign key check) wait, or wait for it.
+const LOCK = named(`${CUSTOM_KEY_STORE_SQL.get} FOR UPDATE`);
 
 const UNIQUE_VIOLATION = "23505";
 
@@ -36,20 +45,20 @@ export class PostgresCustomKeyStores implements CustomKeyStoreTable {
     private readonly transaction: Transaction,
   ) {}
 
-  async createCustomKeyStore(store: CustomKeyStoreRecord): Promise<"created" | CustomKeyStoreConflict> {
-    if (await this.findCustomKeyStoreByName(store.accountId, store.region, store.name)) return "name-in-use";
-    const { rows } = await this.query("SELECT 1 FROM custom_key_stores WHERE cloud_hsm_cluster_id = $1", [
-      store.cloudHsmClusterId,
-    ]);
-    if (rows.length > 0) return "cluster-in-use";
-    const values = customKeyStoreRowValues(store);
+  private async rows<R extends pg.QueryResultRow>(
+    statement: NamedStatement,
+    params: Readonly<Record<string, unknown>>,
+  ): Promise<R[]> {
+    return (await this.query<R>(statement.text, statement.values(params))).rows;
+  }
+
+  /** Runs a write; a unique index it ran into is answered as its conflict. */
+  private async write(
+    statement: NamedStatement,
+    params: Readonly<Record<string, unknown>>,
+  ): Promise<number | CustomKeyStoreConflict> {
     try {
-      await this.query(
-        `INSERT INTO custom_key_stores (${CUSTOM_KEY_STORE_COLUMNS.join(", ")})
-         VALUES (${CUSTOM_KEY_STORE_COLUMNS.map((_, i) => `$${i + 1}`).join(", ")})`,
-        CUSTOM_KEY_STORE_COLUMNS.map((column) => values[column]),
-      );
-      return "created";
+      return (await this.query(statement.text, statement.values(params))).rowCount ?? 0;
     } catch (error) {
       const conflict = conflictOf(error);
       if (conflict === undefined) throw error;
@@ -57,12 +66,20 @@ export class PostgresCustomKeyStores implements CustomKeyStoreTable {
     }
   }
 
+  private async clusterInUse(cluster: string): Promise<boolean> {
+    return (await this.rows(SQL.byCluster, { cluster })).length > 0;
+  }
+
+  async createCustomKeyStore(store: CustomKeyStoreRecord): Promise<"created" | CustomKeyStoreConflict> {
+    if (await this.findCustomKeyStoreByName(store.accountId, store.region, store.name)) return "name-in-use";
+    if (await this.clusterInUse(store.cloudHsmClusterId)) return "cluster-in-use";
+    const written = await this.write(SQL.insert, customKeyStoreRowValues(store));
+    return typeof written === "number" ? "created" : written;
+  }
+
   async getCustomKeyStore(customKeyStoreId: string): Promise<CustomKeyStoreRecord | undefined> {
-    const { rows } = await this.query<CustomKeyStoreRow>(
-      "SELECT * FROM custom_key_stores WHERE custom_key_store_id = $1",
-      [customKeyStoreId],
-    );
-    return rows[0] && toCustomKeyStore(rows[0]);
+    const [row] = await this.rows<CustomKeyStoreRow>(SQL.get, { id: customKeyStoreId });
+    return row && toCustomKeyStore(row);
   }
 
   async findCustomKeyStoreByName(
@@ -70,11 +87,8 @@ export class PostgresCustomKeyStores implements CustomKeyStoreTable {
     region: string,
     name: string,
   ): Promise<CustomKeyStoreRecord | undefined> {
-    const { rows } = await this.query<CustomKeyStoreRow>(
-      "SELECT * FROM custom_key_stores WHERE account_id = $1 AND region = $2 AND name = $3",
-      [accountId, region, name],
-    );
-    return rows[0] && toCustomKeyStore(rows[0]);
+    const [row] = await this.rows<CustomKeyStoreRow>(SQL.byName, { account: accountId, region, name });
+    return row && toCustomKeyStore(row);
   }
 
   async listCustomKeyStores(
@@ -83,12 +97,7 @@ export class PostgresCustomKeyStores implements CustomKeyStoreTable {
     after: string | null,
     limit: number,
   ): Promise<Page<CustomKeyStoreRecord>> {
-    const { rows } = await this.query<CustomKeyStoreRow>(
-      `SELECT * FROM custom_key_stores WHERE ($1::text IS NULL OR account_id = $1)
-       AND ($2::text IS NULL OR region = $2) AND custom_key_store_id > $3
-       ORDER BY custom_key_store_id LIMIT $4`,
-      [accountId, region, after ?? "", limit + 1],
-    );
+    const rows = await this.rows<CustomKeyStoreRow>(SQL.list, listParams(accountId, region, after, limit));
     return page(rows.map(toCustomKeyStore), limit, (store) => store.customKeyStoreId);
   }
 
@@ -103,61 +112,37 @@ export class PostgresCustomKeyStores implements CustomKeyStoreTable {
       if (await this.findCustomKeyStoreByName(current.accountId, current.region, changes.name)) return "name-in-use";
     }
     if (changes.cloudHsmClusterId !== undefined && changes.cloudHsmClusterId !== current.cloudHsmClusterId) {
-      const { rows } = await this.query("SELECT 1 FROM custom_key_stores WHERE cloud_hsm_cluster_id = $1", [
-        changes.cloudHsmClusterId,
-      ]);
-      if (rows.length > 0) return "cluster-in-use";
+      if (await this.clusterInUse(changes.cloudHsmClusterId)) return "cluster-in-use";
     }
-    const assignments = customKeyStoreAssignments(changes);
-    const params: unknown[] = [customKeyStoreId, onlyInStates ?? null];
     // With nothing to write, the statement still tells whether the store is in one of the states.
-    const set =
-      assignments.length === 0
-        ? "custom_key_store_id = custom_key_store_id"
-        : assignments
-            .map(({ column, value }) => {
-              params.push(value);
-              return `${column} = $${params.length}`;
-            })
-            .join(", ");
-    try {
-      const result = await this.query(
-        `UPDATE custom_key_stores SET ${set}
-         WHERE custom_key_store_id = $1 AND ($2::text[] IS NULL OR connection_state = ANY($2::text[]))`,
-        params,
-      );
-      return result.rowCount === 1 ? "updated" : "unchanged";
-    } catch (error) {
-      const conflict = conflictOf(error);
-      if (conflict === undefined) throw error;
-      return conflict;
-    }
+    const update = customKeyStoreUpdate(customKeyStoreId, changes, onlyInStates);
+    const written = await this.write(named(update.sql), update.params);
+    if (typeof written !== "number") return written;
+    return written === 1 ? "updated" : "unchanged";
   }
 
   async deleteCustomKeyStore(
     customKeyStoreId: string,
     onlyInStates: readonly ConnectionStateType[],
   ): Promise<"deleted" | "has-keys" | "unchanged"> {
+    const id = { id: customKeyStoreId };
     return this.transaction(async (client) => {
-      // The row lock makes a concurrent CreateKey in this store (its foreign key check) wait, or wait for it.
-      const { rows } = await client.query<{ connection_state: string }>(
-        "SELECT connection_state FROM custom_key_stores WHERE custom_key_store_id = $1 FOR UPDATE",
-        [customKeyStoreId],
-      );
+      const { rows } = await client.query<CustomKeyStoreRow>(LOCK.text, LOCK.values(id));
       const state = rows[0]?.connection_state as ConnectionStateType | undefined;
       if (state === undefined || !onlyInStates.includes(state)) return "unchanged";
-      const keys = await client.query("SELECT 1 FROM keys WHERE custom_key_store_id = $1 LIMIT 1", [customKeyStoreId]);
+      const keys = await client.query(SQL.keys.text, SQL.keys.values({ ...id, after: "", limit: 1 }));
       if (keys.rows.length > 0) return "has-keys";
-      await client.query("DELETE FROM custom_key_stores WHERE custom_key_store_id = $1", [customKeyStoreId]);
+      await client.query(SQL.delete.text, SQL.delete.values(id));
       return "deleted";
     });
   }
 
   async keysInCustomKeyStore(customKeyStoreId: string, after: string | null, limit: number): Promise<Page<string>> {
-    const { rows } = await this.query<{ key_id: string }>(
-      "SELECT key_id FROM keys WHERE custom_key_store_id = $1 AND key_id > $2 ORDER BY key_id LIMIT $3",
-      [customKeyStoreId, after ?? "", limit + 1],
-    );
+    const rows = await this.rows<{ key_id: string }>(SQL.keys, {
+      id: customKeyStoreId,
+      after: after ?? "",
+      limit: limit + 1,
+    });
     return page(
       rows.map((row) => row.key_id),
       limit,

@@ -1,14 +1,36 @@
 import type pg from "pg";
-import { IMPORT_SUMMARY_SQL, type ImportedKeyMaterialRow, toImportedKeyMaterial } from "../imported-material-sql.js";
+import {
+  IMPORTED_MATERIAL_SQL,
+  type ImportedKeyMaterialRow,
+  importParams,
+  materialParams,
+  toExpiredKeyMaterial,
+  toImportedKeyMaterial,
+} from "../imported-material-sql.js";
 import type {
   ExpiredKeyMaterial,
   ImportedKeyMaterial,
   ImportedMaterialStore,
   KeyMaterialImport,
 } from "../imported-material-store.js";
+import { type NamedStatement, named } from "./named-parameters.js";
 
 type Rows = <R extends pg.QueryResultRow>(sql: string, params: unknown[]) => Promise<R[]>;
 type Transaction = <T>(work: (client: pg.PoolClient) => Promise<T>) => Promise<T>;
+
+const SQL = Object.fromEntries(
+  Object.entries(IMPORTED_MATERIAL_SQL).map(([name, sql]) => [name, named(sql)]),
+) as Record<keyof typeof IMPORTED_MATERIAL_SQL, NamedStatement>;
+const LOCK_KEY = named(`${IMPORTED_MATERIAL_SQL.keyState} FOR UPDATE`);
+
+/** One statement in a transaction, with its parameters by name. */
+function run<R extends pg.QueryResultRow>(
+  client: pg.PoolClient,
+  statement: NamedStatement,
+  params: Readonly<Record<string, unknown>>,
+): Promise<pg.QueryResult<R>> {
+  return client.query<R>(statement.text, statement.values(params));
+}
 
 /**
  * The PostgreSQL half of ImportedMaterialStore. Every write locks the key's row first, so writes
@@ -21,79 +43,48 @@ export class PostgresImportedMaterial implements ImportedMaterialStore {
   ) {}
 
   async listImportedKeyMaterial(storeKeyId: string): Promise<ImportedKeyMaterial[]> {
-    const rows = await this.rows<ImportedKeyMaterialRow>(
-      "SELECT * FROM imported_key_material WHERE key_id = $1 ORDER BY version",
-      [storeKeyId],
-    );
+    const rows = await this.rows<ImportedKeyMaterialRow>(SQL.list.text, SQL.list.values({ key_id: storeKeyId }));
     return rows.map(toImportedKeyMaterial);
   }
 
   async importKeyMaterial(write: KeyMaterialImport): Promise<boolean> {
-    const keyId = write.storeKeyId;
+    const params = importParams(write);
+    const key = { key_id: params.key_id, version: params.version };
     return this.transaction(async (client) => {
-      const state = await lockKey(client, keyId);
+      const state = await lockKey(client, params.key_id);
       if (state !== "PendingImport" && state !== "Enabled") return false;
-      const validTo = write.validTo?.getTime() ?? null;
-      const at = write.importedAt.getTime();
-      if (write.mode === "new") {
-        const inserted = await client.query(
-          `INSERT INTO imported_key_material (key_id, version, fingerprint, description, imported, expiration_model,
-             valid_to, imported_at) VALUES ($1, $2, $3, $4, 1, $5, $6, $7) ON CONFLICT DO NOTHING`,
-          [keyId, write.version, write.fingerprint, write.description ?? null, write.expirationModel, validTo, at],
-        );
-        if (inserted.rowCount !== 1) return false;
-      } else {
-        const updated = await client.query(
-          `UPDATE imported_key_material SET imported = 1, expiration_model = $4, valid_to = $5, imported_at = $6,
-             description = coalesce($7, description)
-           WHERE key_id = $1 AND version = $2 AND fingerprint = $3`,
-          [keyId, write.version, write.fingerprint, write.expirationModel, validTo, at, write.description ?? null],
-        );
-        if (updated.rowCount !== 1) return false;
-      }
-      const rotation = await client.query<{ rotation_type: string | null; rotated_at: string | null }>(
-        "SELECT rotation_type, rotated_at FROM imported_key_material WHERE key_id = $1 AND version = $2",
-        [keyId, write.version],
+      const written = await run(client, write.mode === "new" ? SQL.insert : SQL.reimport, params);
+      if (written.rowCount !== 1) return false;
+      const rotation = await run<{ rotation_type: string | null; rotated_at: string | null }>(
+        client,
+        SQL.rotationOf,
+        key,
       );
-      const rotated = rotation.rows[0];
-      await client.query(
-        `INSERT INTO key_material (key_id, version, wrapped, created_at, rotation_type) VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (key_id, version) DO UPDATE SET wrapped = excluded.wrapped`,
-        [keyId, write.version, write.wrappedMaterial, rotated?.rotated_at ?? at, rotated?.rotation_type ?? null],
-      );
-      await client.query(IMPORT_SUMMARY_SQL, [keyId]);
+      await run(client, SQL.putMaterial, materialParams(write, rotation.rows[0]));
+      await run(client, SQL.summary, key);
       return true;
     });
   }
 
   async deleteImportedKeyMaterial(storeKeyId: string, version: number, expiredBy?: Date): Promise<boolean> {
+    const key = { key_id: storeKeyId, version };
     return this.transaction(async (client) => {
       if ((await lockKey(client, storeKeyId)) === undefined) return false;
-      const changed = await client.query(
-        `UPDATE imported_key_material SET imported = 0, expiration_model = NULL, valid_to = NULL
-         WHERE key_id = $1 AND version = $2 AND fingerprint IS NOT NULL
-         AND ($3::bigint IS NULL OR (imported = 1 AND valid_to <= $3::bigint))`,
-        [storeKeyId, version, expiredBy?.getTime() ?? null],
-      );
+      const changed = await run(client, SQL.unimport, { ...key, expired_by: expiredBy?.getTime() ?? null });
       if (changed.rowCount !== 1) return false;
-      await client.query("DELETE FROM key_material WHERE key_id = $1 AND version = $2", [storeKeyId, version]);
-      await client.query(
-        `UPDATE imported_key_material SET fingerprint = NULL, description = NULL
-         WHERE key_id = $1 AND version = $2 AND version > (SELECT current_version FROM keys WHERE keys.key_id = $1)`,
-        [storeKeyId, version],
-      );
-      await client.query(IMPORT_SUMMARY_SQL, [storeKeyId]);
+      await run(client, SQL.deleteMaterial, key);
+      await run(client, SQL.forgetPending, key);
+      await run(client, SQL.summary, key);
       return true;
     });
   }
 
   async importedKeyMaterialDue(now: Date, limit: number): Promise<ExpiredKeyMaterial[]> {
-    const rows = await this.rows<{ key_id: string; version: number }>(
-      `SELECT key_id, version FROM imported_key_material WHERE imported = 1 AND valid_to IS NOT NULL
-       AND valid_to <= $1 ORDER BY valid_to LIMIT $2`,
-      [now.getTime(), limit],
+    const due = await this.rows<{ key_id: string; version: number }>(
+      SQL.due.text,
+      SQL.due.values({ now: now.getTime(), limit }),
     );
-    return rows.map((row) => ({ storeKeyId: row.key_id, version: row.version }));
+    return due.map(toExpiredKeyMaterial);
   }
 
   async rotateToImportedKeyMaterial(
@@ -102,36 +93,23 @@ export class PostgresImportedMaterial implements ImportedMaterialStore {
     toVersion: number,
     at: Date,
   ): Promise<boolean> {
+    const rotated = { key_id: storeKeyId, version: toVersion, at: at.getTime() };
     return this.transaction(async (client) => {
-      const advanced = await client.query(
-        `UPDATE keys SET current_version = $3 WHERE key_id = $1 AND current_version = $2 AND key_state = 'Enabled'
-         AND EXISTS (SELECT 1 FROM imported_key_material m WHERE m.key_id = $1 AND m.version = $3
-           AND m.imported = 1 AND m.fingerprint IS NOT NULL)`,
-        [storeKeyId, fromVersion, toVersion],
-      );
+      const advanced = await run(client, SQL.advance, { key_id: storeKeyId, from: fromVersion, to: toVersion });
       if (advanced.rowCount !== 1) return false;
-      await client.query(
-        "UPDATE imported_key_material SET rotation_type = 'ON_DEMAND', rotated_at = $3 WHERE key_id = $1 AND version = $2",
-        [storeKeyId, toVersion, at.getTime()],
-      );
-      await client.query(
-        "UPDATE key_material SET rotation_type = 'ON_DEMAND', created_at = $3 WHERE key_id = $1 AND version = $2",
-        [storeKeyId, toVersion, at.getTime()],
-      );
-      await client.query(IMPORT_SUMMARY_SQL, [storeKeyId]);
+      await run(client, SQL.markRotated, rotated);
+      await run(client, SQL.markMaterialRotated, rotated);
+      await run(client, SQL.summary, rotated);
       return true;
     });
   }
 
   async refreshImportState(storeKeyId: string): Promise<void> {
-    await this.rows(IMPORT_SUMMARY_SQL, [storeKeyId]);
+    await this.rows(SQL.summary.text, SQL.summary.values({ key_id: storeKeyId }));
   }
 }
 
 async function lockKey(client: pg.PoolClient, storeKeyId: string): Promise<string | undefined> {
-  const locked = await client.query<{ key_state: string }>(
-    "SELECT key_state FROM keys WHERE key_id = $1 AND origin = 'EXTERNAL' FOR UPDATE",
-    [storeKeyId],
-  );
+  const locked = await run<{ key_state: string }>(client, LOCK_KEY, { key_id: storeKeyId });
   return locked.rows[0]?.key_state;
 }

@@ -1,11 +1,10 @@
-import type { ConnectionStateType, KeyState } from "@aws-sdk/client-kms";
+import type { KeyState } from "@aws-sdk/client-kms";
 import pg from "pg";
-import type { CustomKeyStoreChanges, CustomKeyStoreRecord } from "../../domain/custom-key-store.js";
 import { ValidationException } from "../../domain/errors.js";
 import { type KeyMaterialVersion, type KmsKey, type RotationType, storeKeyId, type Tag } from "../../domain/key.js";
 import { BackupStoreError, type BackupTable, type CellValue, type RowInserter, type StoreSnapshot } from "../backup.js";
 import type { CustomKeyStoreTable } from "../custom-key-stores.js";
-import type { ImportedMaterialStore, KeyMaterialImport } from "../imported-material-store.js";
+import type { ImportedMaterialStore } from "../imported-material-store.js";
 import {
   type AccessKeyRow,
   type AliasRow,
@@ -102,11 +101,11 @@ export class PostgresKeyStore implements KeyStore, IntegrityScan {
   private listener: pg.Client | null = null;
   private reconnect: NodeJS.Timeout | null = null;
   private closed = false;
-  private readonly imported: ImportedMaterialStore = new PostgresImportedMaterial(
+  readonly importedMaterial: ImportedMaterialStore = new PostgresImportedMaterial(
     (sql, params) => this.rows(sql, params),
     (work) => this.transaction(work),
   );
-  private readonly customKeyStores: CustomKeyStoreTable = new PostgresCustomKeyStores(
+  readonly customKeyStores: CustomKeyStoreTable = new PostgresCustomKeyStores(
     (sql, params) => this.query(sql, params),
     (work) => this.transaction(work),
   );
@@ -918,51 +917,6 @@ export class PostgresKeyStore implements KeyStore, IntegrityScan {
       });
       await flush();
     });
-  }
-
-  createCustomKeyStore(store: CustomKeyStoreRecord) {
-    return this.customKeyStores.createCustomKeyStore(store);
-  }
-  getCustomKeyStore(customKeyStoreId: string) {
-    return this.customKeyStores.getCustomKeyStore(customKeyStoreId);
-  }
-  findCustomKeyStoreByName(accountId: string, region: string, name: string) {
-    return this.customKeyStores.findCustomKeyStoreByName(accountId, region, name);
-  }
-  listCustomKeyStores(accountId: string | null, region: string | null, after: string | null, limit: number) {
-    return this.customKeyStores.listCustomKeyStores(accountId, region, after, limit);
-  }
-  updateCustomKeyStore(
-    customKeyStoreId: string,
-    changes: CustomKeyStoreChanges,
-    onlyInStates?: readonly ConnectionStateType[],
-  ) {
-    return this.customKeyStores.updateCustomKeyStore(customKeyStoreId, changes, onlyInStates);
-  }
-  deleteCustomKeyStore(customKeyStoreId: string, onlyInStates: readonly ConnectionStateType[]) {
-    return this.customKeyStores.deleteCustomKeyStore(customKeyStoreId, onlyInStates);
-  }
-  keysInCustomKeyStore(customKeyStoreId: string, after: string | null, limit: number) {
-    return this.customKeyStores.keysInCustomKeyStore(customKeyStoreId, after, limit);
-  }
-
-  listImportedKeyMaterial(storeKeyId: string) {
-    return this.imported.listImportedKeyMaterial(storeKeyId);
-  }
-  importKeyMaterial(write: KeyMaterialImport) {
-    return this.imported.importKeyMaterial(write);
-  }
-  deleteImportedKeyMaterial(storeKeyId: string, version: number, expiredBy?: Date) {
-    return this.imported.deleteImportedKeyMaterial(storeKeyId, version, expiredBy);
-  }
-  importedKeyMaterialDue(now: Date, limit: number) {
-    return this.imported.importedKeyMaterialDue(now, limit);
-  }
-  rotateToImportedKeyMaterial(storeKeyId: string, fromVersion: number, toVersion: number, at: Date) {
-    return this.imported.rotateToImportedKeyMaterial(storeKeyId, fromVersion, toVersion, at);
-  }
-  refreshImportState(storeKeyId: string) {
-    return this.imported.refreshImportState(storeKeyId);
   }
 
   async close(): Promise<void> {

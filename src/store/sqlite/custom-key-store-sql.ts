@@ -2,10 +2,11 @@ import type { ConnectionStateType } from "@aws-sdk/client-kms";
 import type Database from "better-sqlite3";
 import type { CustomKeyStoreChanges, CustomKeyStoreRecord } from "../../domain/custom-key-store.js";
 import {
-  CUSTOM_KEY_STORE_COLUMNS,
   type CustomKeyStoreRow,
-  customKeyStoreAssignments,
   customKeyStoreRowValues,
+  customKeyStoreUpdate,
+  listParams,
+  CUSTOM_KEY_STORE_SQL as SQL,
   toCustomKeyStore,
 } from "../custom-key-store-rows.js";
 import type { CustomKeyStoreConflict, CustomKeyStoreTable } from "../custom-key-stores.js";
@@ -19,47 +20,30 @@ export class SqliteCustomKeyStores implements CustomKeyStoreTable {
 
   constructor(private readonly db: Database.Database) {
     this.statements = {
-      insert: db.prepare(
-        `INSERT INTO custom_key_stores (${CUSTOM_KEY_STORE_COLUMNS.join(", ")})
-         VALUES (${CUSTOM_KEY_STORE_COLUMNS.map((column) => `:${column}`).join(", ")})`,
-      ),
-      get: db.prepare<[string], CustomKeyStoreRow>("SELECT * FROM custom_key_stores WHERE custom_key_store_id = ?"),
-      byName: db.prepare<[string, string, string], CustomKeyStoreRow>(
-        "SELECT * FROM custom_key_stores WHERE account_id = ? AND region = ? AND name = ?",
-      ),
-      byCluster: db.prepare<[string], CustomKeyStoreRow>(
-        "SELECT * FROM custom_key_stores WHERE cloud_hsm_cluster_id = ?",
-      ),
-      list: db.prepare<
-        [{ account: string | null; region: string | null; after: string; limit: number }],
-        CustomKeyStoreRow
-      >(
-        `SELECT * FROM custom_key_stores WHERE (:account IS NULL OR account_id = :account)
-         AND (:region IS NULL OR region = :region) AND custom_key_store_id > :after
-         ORDER BY custom_key_store_id LIMIT :limit`,
-      ),
-      keys: db
-        .prepare<[string, string, number], string>(
-          `SELECT key_id FROM keys WHERE custom_key_store_id = ? AND key_id > ? ORDER BY key_id LIMIT ?`,
-        )
-        .pluck(),
-      delete: db.prepare("DELETE FROM custom_key_stores WHERE custom_key_store_id = ?"),
+      insert: db.prepare(SQL.insert),
+      get: db.prepare<[{ id: string }], CustomKeyStoreRow>(SQL.get),
+      byName: db.prepare<[{ account: string; region: string; name: string }], CustomKeyStoreRow>(SQL.byName),
+      byCluster: db.prepare<[{ cluster: string }], CustomKeyStoreRow>(SQL.byCluster),
+      list: db.prepare<[ReturnType<typeof listParams>], CustomKeyStoreRow>(SQL.list),
+      keys: db.prepare<[{ id: string; after: string; limit: number }], string>(SQL.keys).pluck(),
+      delete: db.prepare(SQL.delete),
     };
   }
 
   async createCustomKeyStore(store: CustomKeyStoreRecord): Promise<"created" | CustomKeyStoreConflict> {
+    const s = this.statements;
     return this.db
       .transaction((): "created" | CustomKeyStoreConflict => {
-        if (this.statements.byName.get(store.accountId, store.region, store.name)) return "name-in-use";
-        if (this.statements.byCluster.get(store.cloudHsmClusterId)) return "cluster-in-use";
-        this.statements.insert.run(customKeyStoreRowValues(store));
+        if (s.byName.get({ account: store.accountId, region: store.region, name: store.name })) return "name-in-use";
+        if (s.byCluster.get({ cluster: store.cloudHsmClusterId })) return "cluster-in-use";
+        s.insert.run(customKeyStoreRowValues(store));
         return "created";
       })
       .immediate();
   }
 
   async getCustomKeyStore(customKeyStoreId: string): Promise<CustomKeyStoreRecord | undefined> {
-    const row = this.statements.get.get(customKeyStoreId);
+    const row = this.statements.get.get({ id: customKeyStoreId });
     return row && toCustomKeyStore(row);
   }
 
@@ -68,7 +52,7 @@ export class SqliteCustomKeyStores implements CustomKeyStoreTable {
     region: string,
     name: string,
   ): Promise<CustomKeyStoreRecord | undefined> {
-    const row = this.statements.byName.get(accountId, region, name);
+    const row = this.statements.byName.get({ account: accountId, region, name });
     return row && toCustomKeyStore(row);
   }
 
@@ -78,7 +62,7 @@ export class SqliteCustomKeyStores implements CustomKeyStoreTable {
     after: string | null,
     limit: number,
   ): Promise<Page<CustomKeyStoreRecord>> {
-    const rows = this.statements.list.all({ account: accountId, region, after: after ?? "", limit: limit + 1 });
+    const rows = this.statements.list.all(listParams(accountId, region, after, limit));
     return page(rows.map(toCustomKeyStore), limit, (store) => store.customKeyStoreId);
   }
 
@@ -87,58 +71,54 @@ export class SqliteCustomKeyStores implements CustomKeyStoreTable {
     changes: CustomKeyStoreChanges,
     onlyInStates?: readonly ConnectionStateType[],
   ): Promise<"updated" | "unchanged" | CustomKeyStoreConflict> {
-    const assignments = customKeyStoreAssignments(changes);
-    const params: Record<string, unknown> = { id: customKeyStoreId };
-    for (const { column, value } of assignments) params[column] = value;
-    let sql = `UPDATE custom_key_stores SET ${assignments.map(({ column }) => `${column} = :${column}`).join(", ")}
-      WHERE custom_key_store_id = :id`;
-    if (onlyInStates !== undefined) {
-      onlyInStates.forEach((state, i) => {
-        params[`state${i}`] = state;
-      });
-      sql += ` AND connection_state IN (${onlyInStates.map((_, i) => `:state${i}`).join(", ")})`;
-    }
-    const update = () => {
-      let statement = this.updates.get(sql);
-      if (statement === undefined) {
-        statement = this.db.prepare(sql);
-        this.updates.set(sql, statement);
-      }
-      return statement.run(params).changes === 1;
-    };
+    const s = this.statements;
+    const update = customKeyStoreUpdate(customKeyStoreId, changes, onlyInStates);
     return this.db
       .transaction((): "updated" | "unchanged" | CustomKeyStoreConflict => {
-        const current = this.statements.get.get(customKeyStoreId);
+        const current = s.get.get({ id: customKeyStoreId });
         if (current === undefined) return "unchanged";
         if (changes.name !== undefined && changes.name !== current.name) {
-          if (this.statements.byName.get(current.account_id, current.region, changes.name)) return "name-in-use";
+          if (s.byName.get({ account: current.account_id, region: current.region, name: changes.name })) {
+            return "name-in-use";
+          }
         }
         if (changes.cloudHsmClusterId !== undefined && changes.cloudHsmClusterId !== current.cloud_hsm_cluster_id) {
-          if (this.statements.byCluster.get(changes.cloudHsmClusterId)) return "cluster-in-use";
+          if (s.byCluster.get({ cluster: changes.cloudHsmClusterId })) return "cluster-in-use";
         }
-        if (assignments.length === 0) return onlyInStatesMatch(current, onlyInStates) ? "updated" : "unchanged";
-        return update() ? "updated" : "unchanged";
+        // Nothing to write: no write transaction is committed, only the state is compared.
+        if (!update.writes) return onlyInStatesMatch(current, onlyInStates) ? "updated" : "unchanged";
+        return this.prepared(update.sql).run(update.params).changes === 1 ? "updated" : "unchanged";
       })
       .immediate();
+  }
+
+  private prepared(sql: string): Database.Statement {
+    let statement = this.updates.get(sql);
+    if (statement === undefined) {
+      statement = this.db.prepare(sql);
+      this.updates.set(sql, statement);
+    }
+    return statement;
   }
 
   async deleteCustomKeyStore(
     customKeyStoreId: string,
     onlyInStates: readonly ConnectionStateType[],
   ): Promise<"deleted" | "has-keys" | "unchanged"> {
+    const s = this.statements;
     return this.db
       .transaction((): "deleted" | "has-keys" | "unchanged" => {
-        const current = this.statements.get.get(customKeyStoreId);
+        const current = s.get.get({ id: customKeyStoreId });
         if (current === undefined || !onlyInStatesMatch(current, onlyInStates)) return "unchanged";
-        if (this.statements.keys.get(customKeyStoreId, "", 1) !== undefined) return "has-keys";
-        this.statements.delete.run(customKeyStoreId);
+        if (s.keys.get({ id: customKeyStoreId, after: "", limit: 1 }) !== undefined) return "has-keys";
+        s.delete.run({ id: customKeyStoreId });
         return "deleted";
       })
       .immediate();
   }
 
   async keysInCustomKeyStore(customKeyStoreId: string, after: string | null, limit: number): Promise<Page<string>> {
-    const ids = this.statements.keys.all(customKeyStoreId, after ?? "", limit + 1);
+    const ids = this.statements.keys.all({ id: customKeyStoreId, after: after ?? "", limit: limit + 1 });
     return page(ids, limit, (id) => id);
   }
 }

@@ -1,5 +1,12 @@
 import type Database from "better-sqlite3";
-import { IMPORT_SUMMARY_SQL, type ImportedKeyMaterialRow, toImportedKeyMaterial } from "../imported-material-sql.js";
+import {
+  type ImportedKeyMaterialRow,
+  importParams,
+  materialParams,
+  IMPORTED_MATERIAL_SQL as SQL,
+  toExpiredKeyMaterial,
+  toImportedKeyMaterial,
+} from "../imported-material-sql.js";
 import type {
   ExpiredKeyMaterial,
   ImportedKeyMaterial,
@@ -13,99 +20,47 @@ export class SqliteImportedMaterial implements ImportedMaterialStore {
 
   constructor(private readonly db: Database.Database) {
     this.statements = {
-      list: db.prepare<[string], ImportedKeyMaterialRow>(
-        "SELECT * FROM imported_key_material WHERE key_id = ? ORDER BY version",
-      ),
-      keyState: db
-        .prepare<[string], string>("SELECT key_state FROM keys WHERE key_id = ? AND origin = 'EXTERNAL'")
-        .pluck(),
-      version: db
-        .prepare<[string, number], { fingerprint: Buffer | null }>(
-          "SELECT fingerprint FROM imported_key_material WHERE key_id = ? AND version = ?",
-        )
-        .pluck(),
-      insert: db.prepare(
-        `INSERT INTO imported_key_material (key_id, version, fingerprint, description, imported, expiration_model,
-           valid_to, imported_at) VALUES (:key_id, :version, :fingerprint, :description, 1, :expiration_model,
-           :valid_to, :imported_at)`,
-      ),
-      reimport: db.prepare(
-        `UPDATE imported_key_material SET imported = 1, expiration_model = :expiration_model, valid_to = :valid_to,
-           imported_at = :imported_at, description = coalesce(:description, description)
-         WHERE key_id = :key_id AND version = :version AND fingerprint = :fingerprint`,
-      ),
-      rotationOf: db.prepare<[string, number], { rotation_type: string | null; rotated_at: number | null }>(
-        "SELECT rotation_type, rotated_at FROM imported_key_material WHERE key_id = ? AND version = ?",
-      ),
-      putMaterial: db.prepare(
-        `INSERT INTO key_material (key_id, version, wrapped, created_at, rotation_type) VALUES (?, ?, ?, ?, ?)
-         ON CONFLICT (key_id, version) DO UPDATE SET wrapped = excluded.wrapped`,
-      ),
-      deleteMaterial: db.prepare("DELETE FROM key_material WHERE key_id = ? AND version = ?"),
-      unimport: db.prepare(
-        `UPDATE imported_key_material SET imported = 0, expiration_model = NULL, valid_to = NULL
-         WHERE key_id = :key_id AND version = :version AND fingerprint IS NOT NULL
-         AND (:expired_by IS NULL OR (imported = 1 AND valid_to <= :expired_by))`,
-      ),
-      forgetPending: db.prepare(
-        `UPDATE imported_key_material SET fingerprint = NULL, description = NULL
-         WHERE key_id = ? AND version = ? AND version > (SELECT current_version FROM keys WHERE keys.key_id = ?)`,
-      ),
-      due: db.prepare<[number, number], { key_id: string; version: number }>(
-        `SELECT key_id, version FROM imported_key_material WHERE imported = 1 AND valid_to IS NOT NULL
-         AND valid_to <= ? ORDER BY valid_to LIMIT ?`,
-      ),
-      advance: db.prepare(
-        `UPDATE keys SET current_version = :to WHERE key_id = :key_id AND current_version = :from
-         AND key_state = 'Enabled' AND EXISTS (SELECT 1 FROM imported_key_material m WHERE m.key_id = :key_id
-           AND m.version = :to AND m.imported = 1 AND m.fingerprint IS NOT NULL)`,
-      ),
-      markRotated: db.prepare(
-        "UPDATE imported_key_material SET rotation_type = 'ON_DEMAND', rotated_at = ? WHERE key_id = ? AND version = ?",
-      ),
-      markMaterialRotated: db.prepare(
-        "UPDATE key_material SET rotation_type = 'ON_DEMAND', created_at = ? WHERE key_id = ? AND version = ?",
-      ),
-      summary: db.prepare(IMPORT_SUMMARY_SQL.replaceAll("$1", ":key_id")),
+      list: db.prepare<[{ key_id: string }], ImportedKeyMaterialRow>(SQL.list),
+      keyState: db.prepare<[{ key_id: string }], string>(SQL.keyState).pluck(),
+      version: db.prepare<[{ key_id: string; version: number }], Buffer | null>(SQL.version).pluck(),
+      insert: db.prepare(SQL.insert),
+      reimport: db.prepare(SQL.reimport),
+      rotationOf: db.prepare<
+        [{ key_id: string; version: number }],
+        { rotation_type: string | null; rotated_at: number | null }
+      >(SQL.rotationOf),
+      putMaterial: db.prepare(SQL.putMaterial),
+      deleteMaterial: db.prepare(SQL.deleteMaterial),
+      unimport: db.prepare(SQL.unimport),
+      forgetPending: db.prepare(SQL.forgetPending),
+      due: db.prepare<[{ now: number; limit: number }], { key_id: string; version: number }>(SQL.due),
+      advance: db.prepare(SQL.advance),
+      markRotated: db.prepare(SQL.markRotated),
+      markMaterialRotated: db.prepare(SQL.markMaterialRotated),
+      summary: db.prepare(SQL.summary),
     };
   }
 
   async listImportedKeyMaterial(storeKeyId: string): Promise<ImportedKeyMaterial[]> {
-    return this.statements.list.all(storeKeyId).map(toImportedKeyMaterial);
+    return this.statements.list.all({ key_id: storeKeyId }).map(toImportedKeyMaterial);
   }
 
   async importKeyMaterial(write: KeyMaterialImport): Promise<boolean> {
     const s = this.statements;
-    const key_id = write.storeKeyId;
+    const params = importParams(write);
+    const key = { key_id: params.key_id, version: params.version };
     return this.db
       .transaction(() => {
-        const state = s.keyState.get(key_id);
+        const state = s.keyState.get(key);
         if (state !== "PendingImport" && state !== "Enabled") return false;
-        const existing = s.version.get(key_id, write.version);
-        const params = {
-          key_id,
-          version: write.version,
-          fingerprint: write.fingerprint,
-          description: write.description ?? null,
-          expiration_model: write.expirationModel,
-          valid_to: write.validTo?.getTime() ?? null,
-          imported_at: write.importedAt.getTime(),
-        };
         if (write.mode === "new") {
-          if (existing !== undefined) return false;
+          if (s.version.get(key) !== undefined) return false;
           s.insert.run(params);
         } else if (s.reimport.run(params).changes !== 1) {
           return false;
         }
-        const rotation = s.rotationOf.get(key_id, write.version);
-        s.putMaterial.run(
-          key_id,
-          write.version,
-          write.wrappedMaterial,
-          rotation?.rotated_at ?? write.importedAt.getTime(),
-          rotation?.rotation_type ?? null,
-        );
-        s.summary.run({ key_id });
+        s.putMaterial.run(materialParams(write, s.rotationOf.get(key)));
+        s.summary.run(key);
         return true;
       })
       .immediate();
@@ -113,22 +68,20 @@ export class SqliteImportedMaterial implements ImportedMaterialStore {
 
   async deleteImportedKeyMaterial(storeKeyId: string, version: number, expiredBy?: Date): Promise<boolean> {
     const s = this.statements;
+    const key = { key_id: storeKeyId, version };
     return this.db
       .transaction(() => {
-        const changed = s.unimport.run({ key_id: storeKeyId, version, expired_by: expiredBy?.getTime() ?? null });
-        if (changed.changes !== 1) return false;
-        s.deleteMaterial.run(storeKeyId, version);
-        s.forgetPending.run(storeKeyId, version, storeKeyId);
-        s.summary.run({ key_id: storeKeyId });
+        if (s.unimport.run({ ...key, expired_by: expiredBy?.getTime() ?? null }).changes !== 1) return false;
+        s.deleteMaterial.run(key);
+        s.forgetPending.run(key);
+        s.summary.run(key);
         return true;
       })
       .immediate();
   }
 
   async importedKeyMaterialDue(now: Date, limit: number): Promise<ExpiredKeyMaterial[]> {
-    return this.statements.due
-      .all(now.getTime(), limit)
-      .map((row) => ({ storeKeyId: row.key_id, version: row.version }));
+    return this.statements.due.all({ now: now.getTime(), limit }).map(toExpiredKeyMaterial);
   }
 
   async rotateToImportedKeyMaterial(
@@ -138,12 +91,13 @@ export class SqliteImportedMaterial implements ImportedMaterialStore {
     at: Date,
   ): Promise<boolean> {
     const s = this.statements;
+    const rotated = { key_id: storeKeyId, version: toVersion, at: at.getTime() };
     return this.db
       .transaction(() => {
         if (s.advance.run({ key_id: storeKeyId, from: fromVersion, to: toVersion }).changes !== 1) return false;
-        s.markRotated.run(at.getTime(), storeKeyId, toVersion);
-        s.markMaterialRotated.run(at.getTime(), storeKeyId, toVersion);
-        s.summary.run({ key_id: storeKeyId });
+        s.markRotated.run(rotated);
+        s.markMaterialRotated.run(rotated);
+        s.summary.run(rotated);
         return true;
       })
       .immediate();

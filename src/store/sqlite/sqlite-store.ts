@@ -1,12 +1,11 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import type { ConnectionStateType, KeyState } from "@aws-sdk/client-kms";
+import type { KeyState } from "@aws-sdk/client-kms";
 import Database from "better-sqlite3";
-import type { CustomKeyStoreChanges, CustomKeyStoreRecord } from "../../domain/custom-key-store.js";
 import { type KeyMaterialVersion, type KmsKey, type RotationType, storeKeyId, type Tag } from "../../domain/key.js";
 import { BackupStoreError, type BackupTable, type CellValue, type RowInserter, type StoreSnapshot } from "../backup.js";
 import type { CustomKeyStoreTable } from "../custom-key-stores.js";
-import type { ImportedMaterialStore, KeyMaterialImport } from "../imported-material-store.js";
+import type { ImportedMaterialStore } from "../imported-material-store.js";
 import {
   type AccessKeyRow,
   type AliasRow,
@@ -58,8 +57,8 @@ export class SqliteKeyStore implements KeyStore, IntegrityScan {
   private readonly db: Database.Database;
   private readonly statements;
   private readonly keyUpdates = new Map<string, Database.Statement>();
-  private readonly imported: ImportedMaterialStore;
-  private readonly customKeyStores: CustomKeyStoreTable;
+  readonly importedMaterial: ImportedMaterialStore;
+  readonly customKeyStores: CustomKeyStoreTable;
 
   constructor(file: string) {
     mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
@@ -70,7 +69,7 @@ export class SqliteKeyStore implements KeyStore, IntegrityScan {
     this.db.pragma("foreign_keys = ON");
     this.db.pragma("busy_timeout = 5000");
     this.migrate();
-    this.imported = new SqliteImportedMaterial(this.db);
+    this.importedMaterial = new SqliteImportedMaterial(this.db);
     this.customKeyStores = new SqliteCustomKeyStores(this.db);
     const db = this.db;
     this.statements = {
@@ -712,51 +711,6 @@ export class SqliteKeyStore implements KeyStore, IntegrityScan {
   changeMarker(): number {
     // data_version changes when another connection (another process, e.g. the admin CLI) commits.
     return this.statements.dataVersion.get() as number;
-  }
-
-  createCustomKeyStore(store: CustomKeyStoreRecord) {
-    return this.customKeyStores.createCustomKeyStore(store);
-  }
-  getCustomKeyStore(customKeyStoreId: string) {
-    return this.customKeyStores.getCustomKeyStore(customKeyStoreId);
-  }
-  findCustomKeyStoreByName(accountId: string, region: string, name: string) {
-    return this.customKeyStores.findCustomKeyStoreByName(accountId, region, name);
-  }
-  listCustomKeyStores(accountId: string | null, region: string | null, after: string | null, limit: number) {
-    return this.customKeyStores.listCustomKeyStores(accountId, region, after, limit);
-  }
-  updateCustomKeyStore(
-    customKeyStoreId: string,
-    changes: CustomKeyStoreChanges,
-    onlyInStates?: readonly ConnectionStateType[],
-  ) {
-    return this.customKeyStores.updateCustomKeyStore(customKeyStoreId, changes, onlyInStates);
-  }
-  deleteCustomKeyStore(customKeyStoreId: string, onlyInStates: readonly ConnectionStateType[]) {
-    return this.customKeyStores.deleteCustomKeyStore(customKeyStoreId, onlyInStates);
-  }
-  keysInCustomKeyStore(customKeyStoreId: string, after: string | null, limit: number) {
-    return this.customKeyStores.keysInCustomKeyStore(customKeyStoreId, after, limit);
-  }
-
-  listImportedKeyMaterial(storeKeyId: string) {
-    return this.imported.listImportedKeyMaterial(storeKeyId);
-  }
-  importKeyMaterial(write: KeyMaterialImport) {
-    return this.imported.importKeyMaterial(write);
-  }
-  deleteImportedKeyMaterial(storeKeyId: string, version: number, expiredBy?: Date) {
-    return this.imported.deleteImportedKeyMaterial(storeKeyId, version, expiredBy);
-  }
-  importedKeyMaterialDue(now: Date, limit: number) {
-    return this.imported.importedKeyMaterialDue(now, limit);
-  }
-  rotateToImportedKeyMaterial(storeKeyId: string, fromVersion: number, toVersion: number, at: Date) {
-    return this.imported.rotateToImportedKeyMaterial(storeKeyId, fromVersion, toVersion, at);
-  }
-  refreshImportState(storeKeyId: string) {
-    return this.imported.refreshImportState(storeKeyId);
   }
 
   async close(): Promise<void> {
