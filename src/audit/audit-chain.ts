@@ -86,6 +86,14 @@ export interface ChainReport {
   readonly head: ChainHead;
 }
 
+/** A verifier's progress without a problem: the head it expects the next line to follow, and the counts so far. */
+export interface VerifierState {
+  readonly head: ChainHead | null;
+  readonly records: number;
+  readonly seals: number;
+  readonly unsealed: number;
+}
+
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
@@ -102,6 +110,20 @@ export class ChainVerifier {
   private problem: ChainProblem | null = null;
 
   constructor(private readonly sealKey: Buffer) {}
+
+  /** Where the check stands: to go on later from here (`resume`), e.g. after a file already checked. */
+  state(): VerifierState {
+    return { head: this.head, records: this.records, seals: this.seals, unsealed: this.unsealed };
+  }
+
+  /** Goes on from a state `state()` gave, as if the lines before it had just been checked without a problem. */
+  resume(state: VerifierState): void {
+    this.head = state.head;
+    this.records = state.records;
+    this.seals = state.seals;
+    this.unsealed = state.unsealed;
+    this.problem = null;
+  }
 
   /** Checks the next line; false once a problem was found (the first one is kept). */
   push(file: string, lineNumber: number, line: string): boolean {

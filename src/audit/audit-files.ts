@@ -1,8 +1,8 @@
 import { createReadStream, existsSync, readdirSync } from "node:fs";
-import { type FileHandle, open } from "node:fs/promises";
+import { type FileHandle, open, stat } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { createInterface } from "node:readline";
-import { type ChainProblem, ChainVerifier, SEAL_EVENT_SOURCE } from "./audit-chain.js";
+import { type ChainProblem, ChainVerifier, SEAL_EVENT_SOURCE, type VerifierState } from "./audit-chain.js";
 
 /** `audit.log`, `audit.000000001234.log`, `audit-worker-2.log`: the chain a file belongs to, and its place in it. */
 const CHAIN_FILE = /^(.+?)(?:\.(\d{12}))?\.log$/;
@@ -70,6 +70,9 @@ export class AuditFiles {
     private readonly sealKey: Buffer,
   ) {}
 
+  /** Rotated files verified in this process, by path: they are not read again while unchanged. */
+  private readonly verified = new Map<string, VerifiedFile>();
+
   /** Each chain's files in chain order; none while the directory does not exist. */
   chains(): Map<string, string[]> {
     return existsSync(this.dir) ? chainsIn(this.dir) : new Map();
@@ -94,26 +97,39 @@ export class AuditFiles {
     return new NewestFirst(streams, after);
   }
 
-  /** Checks every chain from its first line on; a chain with a problem reports the first one. */
+  /**
+   * Checks every chain from its first line on; a chain with a problem reports the first one.
+   * A rotated file that verified, ends sealed and is unchanged since (same size, mtime and ctime)
+   * is not read again: the verifier goes on from the state its check ended in. Anything else is
+   * read: the current files, and a rotated file that changed, which then reports what changed.
+   */
   async verify(): Promise<ChainStatus[]> {
     const statuses: ChainStatus[] = [];
+    const listed = new Set<string>();
     for (const [chain, files] of this.chains()) {
       const verifier = new ChainVerifier(this.sealKey);
       for (const file of files) {
-        let lineNumber = 0;
-        const lines = createInterface({ input: createReadStream(file), crlfDelay: Number.POSITIVE_INFINITY });
-        let ok = true;
-        for await (const line of lines) {
-          lineNumber++;
-          // The line being written now may not have ended yet; it is checked on the next look.
-          if (line === "") continue;
-          if (!verifier.push(file, lineNumber, line)) {
-            ok = false;
-            lines.close();
-            break;
-          }
+        listed.add(file);
+        const rotated = CHAIN_FILE.exec(basename(file))?.[2] !== undefined;
+        const before = verifier.state();
+        const stamp = rotated ? await stampOf(file) : undefined;
+        const cached = this.verified.get(file);
+        if (
+          stamp !== undefined &&
+          cached !== undefined &&
+          sameStamp(cached.stamp, stamp) &&
+          sameState(cached.from, before)
+        ) {
+          verifier.resume(cached.to);
+          continue;
         }
-        if (!ok) break;
+        this.verified.delete(file);
+        if (!(await verifyFile(verifier, file))) break;
+        const after = verifier.state();
+        // Only a sealed file that did not change while it was read: its lines are then final.
+        if (stamp !== undefined && after.unsealed === 0 && sameStamp(stamp, await stampOf(file))) {
+          this.verified.set(file, { stamp, from: before, to: after });
+        }
       }
       const report = verifier.report();
       statuses.push({
@@ -125,8 +141,62 @@ export class AuditFiles {
         problem: report.problem,
       });
     }
+    for (const file of this.verified.keys()) if (!listed.has(file)) this.verified.delete(file);
     return statuses;
   }
+}
+
+/** What a rotated file looked like when it verified, and the verifier's state before and after it. */
+interface VerifiedFile {
+  readonly stamp: FileStamp;
+  readonly from: VerifierState;
+  readonly to: VerifierState;
+}
+
+interface FileStamp {
+  readonly size: number;
+  readonly mtimeMs: number;
+  /** Changed by any write and by resetting the mtime (utimes), and settable by no one. */
+  readonly ctimeMs: number;
+}
+
+async function stampOf(file: string): Promise<FileStamp | undefined> {
+  try {
+    const { size, mtimeMs, ctimeMs } = await stat(file);
+    return { size, mtimeMs, ctimeMs };
+  } catch {
+    return undefined;
+  }
+}
+
+function sameStamp(a: FileStamp, b: FileStamp | undefined): boolean {
+  return b !== undefined && a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs;
+}
+
+function sameState(a: VerifierState, b: VerifierState): boolean {
+  return (
+    a.records === b.records &&
+    a.seals === b.seals &&
+    a.unsealed === b.unsealed &&
+    a.head?.sequence === b.head?.sequence &&
+    a.head?.hash === b.head?.hash
+  );
+}
+
+/** Feeds a file's lines to the verifier; false at the first problem. */
+async function verifyFile(verifier: ChainVerifier, file: string): Promise<boolean> {
+  let lineNumber = 0;
+  const lines = createInterface({ input: createReadStream(file), crlfDelay: Number.POSITIVE_INFINITY });
+  for await (const line of lines) {
+    lineNumber++;
+    // The line being written now may not have ended yet; it is checked on the next look.
+    if (line === "") continue;
+    if (!verifier.push(file, lineNumber, line)) {
+      lines.close();
+      return false;
+    }
+  }
+  return true;
 }
 
 function isNewer(a: RecordCursor, b: RecordCursor): boolean {

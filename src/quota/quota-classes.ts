@@ -65,9 +65,23 @@ export const AWS_DEFAULT_QUOTAS = {
   UpdateCustomKeyStore: 5,
   UpdateKeyDescription: 5,
   UpdatePrimaryRegion: 5,
+  // The audit API beside KMS on the same listener. CloudTrail's API reference: "The rate of lookup
+  // requests is limited to two per second, per account, per Region."
+  LookupEvents: 2,
+  // Trent's own audit operation, at the same rate in a bucket of its own, so that a console page
+  // load (one VerifyAuditTrail and one LookupEvents) never throttles itself.
+  VerifyAuditTrail: 2,
 } as const satisfies Record<string, number>;
 
 export type QuotaClass = keyof typeof AWS_DEFAULT_QUOTAS;
+
+/**
+ * Classes whose bucket holds more than one second of its rate: requests a caller may make at once
+ * before the rate applies. The console reads up to 20 LookupEvents pages in a row for one "Load
+ * more" when its own filters drop most events; at 2 per second with no burst the third would be
+ * throttled. Idle for 10 seconds, the bucket is full again.
+ */
+export const QUOTA_BURSTS: Readonly<Partial<Record<QuotaClass, number>>> = { LookupEvents: 20 };
 
 export const QUOTA_CLASSES = Object.keys(AWS_DEFAULT_QUOTAS) as readonly QuotaClass[];
 

@@ -3,7 +3,7 @@ import type { DataKeyPairSpec } from "../crypto/data-key-pair-spec.js";
 import { ThrottlingException } from "../domain/errors.js";
 import type { KmsKey } from "../domain/key.js";
 import type { Caller } from "../domain/principal.js";
-import { keyUseQuotaClass, operationQuotaClass, type QuotaClass } from "./quota-classes.js";
+import { keyUseQuotaClass, operationQuotaClass, QUOTA_BURSTS, type QuotaClass } from "./quota-classes.js";
 import type { QuotaSettings } from "./quota-settings.js";
 
 /** Request-rate quotas, checked by every edge before it runs an operation. */
@@ -60,7 +60,7 @@ const SWEEP_INTERVAL_MS = 10_000;
 
 /**
  * One token bucket per account, region and class, holding at most one second of its rate (at
- * least one request), refilled continuously. A request takes a token or is refused at once with
+ * least one request; more for the classes in QUOTA_BURSTS), refilled continuously. A request takes a token or is refused at once with
  * ThrottlingException, as AWS KMS answers; nothing waits.
  */
 export class TokenBucketQuotas implements RequestQuotas {
@@ -110,7 +110,7 @@ export class TokenBucketQuotas implements RequestQuotas {
     let bucket = this.buckets.get(id);
     if (bucket === undefined) {
       const rate = this.rateOf(caller.accountId, quotaClass);
-      const capacity = Math.max(1, rate);
+      const capacity = Math.max(1, rate, (QUOTA_BURSTS[quotaClass] ?? 0) * this.share);
       bucket = { tokens: capacity, updatedAt: now, capacity, tokensPerMs: rate / 1000 };
       // SigV4 lets a caller name any region: the map must not grow with what callers make up.
       if (this.buckets.size >= this.maxBuckets) this.buckets.delete(this.buckets.keys().next().value as string);

@@ -139,3 +139,46 @@ describe("LookupEvents (the CloudTrail API over the audit trail)", () => {
     assert.equal(record.errorCode, "AccessDeniedException");
   });
 });
+
+describe("LookupEvents under the request quotas", () => {
+  let trent: TrentProcess;
+
+  before(async () => {
+    trent = await startTrentProcess([], { quotas: "default" });
+  });
+
+  after(async () => {
+    await trent?.stop();
+  });
+
+  it("throttles past CloudTrail's rate with ThrottlingException", async () => {
+    const client = new CloudTrailClient({
+      endpoint: trent.url,
+      region: trent.region,
+      credentials: trent.credentials,
+      maxAttempts: 1,
+    });
+    try {
+      const outcomes: string[] = [];
+      for (let i = 0; i < 30; i++) {
+        try {
+          await client.send(new LookupEventsCommand({ MaxResults: 1 }));
+          outcomes.push("ok");
+        } catch (error) {
+          assert.equal((error as Error).name, "ThrottlingException");
+          assert.equal((error as Error).message, "Rate exceeded");
+          assert.equal((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode, 400);
+          outcomes.push("throttled");
+        }
+      }
+      // The burst a console load may use, then two per second.
+      assert.ok(
+        outcomes.slice(0, 10).every((outcome) => outcome === "ok"),
+        outcomes.join(" "),
+      );
+      assert.ok(outcomes.includes("throttled"), outcomes.join(" "));
+    } finally {
+      client.destroy();
+    }
+  });
+});

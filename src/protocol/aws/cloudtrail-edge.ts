@@ -8,6 +8,7 @@ import {
   KMSInternalException,
   KmsError,
   SerializationException,
+  ThrottlingException,
   UnknownOperationException,
   ValidationException,
 } from "../../domain/errors.js";
@@ -91,6 +92,7 @@ export class CloudTrailEdge {
         sourceIp: request.remoteAddress,
         secureTransport: request.secure,
       };
+      if (named !== null) admit(this.services, caller, named);
       const body = parseBody(request);
       const context: OperationContext = { caller, services: this.services, resources: [], grantTokens: [] };
       if (named === "LookupEvents") {
@@ -146,6 +148,25 @@ export class CloudTrailEdge {
   private internalError(thrown: unknown, requestId: string): KmsError {
     this.logger.error({ err: thrown, requestId }, "audit API request failed unexpectedly");
     return new KMSInternalException(`An internal error occurred. Request ID: ${requestId}`);
+  }
+}
+
+/** CloudTrail's wording when a caller is over its rate (the KMS edge's names KMS). */
+export const CLOUDTRAIL_THROTTLING_MESSAGE = "Rate exceeded";
+
+/** The quota check before the request is parsed, as on the KMS edge, answered as CloudTrail answers it. */
+function admit(services: Services, caller: Caller, operation: string): void {
+  try {
+    services.quotas.admit(caller, operation);
+  } catch (thrown) {
+    if (!(thrown instanceof ThrottlingException)) throw thrown;
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    try {
+      throw new ThrottlingException(CLOUDTRAIL_THROTTLING_MESSAGE);
+    } finally {
+      Error.stackTraceLimit = limit;
+    }
   }
 }
 
