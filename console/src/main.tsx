@@ -9,7 +9,9 @@ import { clearSession, expiryReason, loadSession, type Session, saveSession } fr
 import { AuditPage } from "./views/audit";
 import { CreateKeyPage } from "./views/create-key";
 import { HealthPage } from "./views/health";
+import { switchRegion } from "./views/key-material";
 import { KeyPage } from "./views/key-page";
+import { KeyStoresPage } from "./views/key-stores";
 import { KeysPage } from "./views/keys";
 import { TryItPage } from "./views/try-it";
 
@@ -105,6 +107,7 @@ function SignIn({
 const NAV: readonly { route: Route; label: string }[] = [
   { route: { page: "keys" }, label: "Keys" },
   { route: { page: "create" }, label: "Create key" },
+  { route: { page: "keystores" }, label: "Key stores" },
   { route: { page: "try" }, label: "Try it" },
   { route: { page: "audit" }, label: "Audit trail" },
   { route: { page: "health" }, label: "Health" },
@@ -124,6 +127,8 @@ function Page({ route, clients }: { route: Route; clients: Clients }) {
       return <AuditPage clients={clients} keyId={route.keyId} />;
     case "health":
       return <HealthPage />;
+    case "keystores":
+      return <KeyStoresPage clients={clients} />;
   }
 }
 
@@ -201,8 +206,22 @@ function App({ config }: { config: ConsoleConfig }) {
           </ul>
         </nav>
         <span class="who" title={session.principalArn ?? session.accessKeyId}>
-          {session.principalArn ?? session.accessKeyId} · {session.region}
+          {session.principalArn ?? session.accessKeyId}
         </span>
+        <form
+          class="inline region-switch"
+          onSubmit={(event) => {
+            event.preventDefault();
+            const region = String(new FormData(event.currentTarget).get("region") ?? "").trim();
+            if (region && region !== session.region) switchRegion(region);
+          }}
+        >
+          <label>
+            <span class="visually-hidden">Region</span>
+            <input name="region" defaultValue={session.region} size={12} spellcheck={false} autocomplete="off" />
+          </label>
+          <button type="submit">Switch</button>
+        </form>
         <button type="button" onClick={() => signOut("You signed out.")}>
           Sign out
         </button>

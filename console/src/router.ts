@@ -7,7 +7,8 @@ export type Route =
   | { readonly page: "create" }
   | { readonly page: "try"; readonly keyId?: string }
   | { readonly page: "audit"; readonly keyId?: string }
-  | { readonly page: "health" };
+  | { readonly page: "health" }
+  | { readonly page: "keystores" };
 
 /** A malformed escape (`#/keys/%E0`) is kept as typed rather than throwing, which would leave a blank page. */
 function decodeSegment(segment: string): string {
@@ -31,6 +32,8 @@ export function parseRoute(hash: string): Route {
       return arg ? { page: "audit", keyId: arg } : { page: "audit" };
     case "health":
       return { page: "health" };
+    case "keystores":
+      return { page: "keystores" };
     default:
       return { page: "keys" };
   }

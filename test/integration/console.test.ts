@@ -1,10 +1,19 @@
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import { CreateAliasCommand, CreateKeyCommand, EncryptCommand, KMSClient } from "@aws-sdk/client-kms";
+import {
+  CreateAliasCommand,
+  CreateKeyCommand,
+  DescribeKeyCommand,
+  EncryptCommand,
+  KMSClient,
+} from "@aws-sdk/client-kms";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { trentCli } from "./trent-cli.js";
 import { startTrentProcess, type TrentProcess } from "./trent-process.js";
@@ -26,6 +35,23 @@ const missingChromium = !existsSync(CHROMIUM);
 if (missingChromium && process.env.CI) {
   throw new Error(`Chromium is not at ${CHROMIUM}: install Debian's chromium package (scripts/test.sh does)`);
 }
+const SOFTHSM_MODULE = ["/usr/lib/softhsm/libsofthsm2.so", "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so"].find(
+  (path) => existsSync(path),
+);
+const STORE_PIN = "kmsuser-pin-1";
+// A throwaway self-signed certificate: Trent keeps a custom key store's trust anchor and checks only that it is one.
+const TRUST_ANCHOR = `-----BEGIN CERTIFICATE-----
+MIIBfzCCASWgAwIBAgIUYFeNoOWxl1fQrTI+GQnU8TbeLd4wCgYIKoZIzj0EAwIw
+FTETMBEGA1UEAwwKY3VzdG9tZXJDQTAeFw0yNjExMjYwMTI3MzRaFw0zNjExMjMw
+MTI3MzRaMBUxEzARBgNVBAMMCmN1c3RvbWVyQ0EwWTATBgcqhkjOPQIBBggqhkjO
+PQMBBwNCAAQNtbpCvhO5xieKsGBKNbwpWx2nPOMsJJoZJ56juz/et+x6IHePWm/C
+I91buMdQEhsPLuF/JgK57QLR0xZvSod3o1MwUTAdBgNVHQ4EFgQUr4sAgHHk+G76
+FPoUqc6c5HNEbT8wHwYDVR0jBBgwFoAUr4sAgHHk+G76FPoUqc6c5HNEbT8wDwYD
+VR0TAQH/BAUwAwEB/zAKBggqhkjOPQQDAgNIADBFAiEAy2aB71UshY0GrW1xBFq4
++QbQ3swbawqHI55J9/WYT0sCIEybxqU066viES3tyDecC+kLXmovR8/gVMMFwgm0
+yGyR
+-----END CERTIFICATE-----
+`;
 const skip = onPostgres
   ? "the console's browser tests run once, on SQLite"
   : missingChromium
@@ -38,6 +64,8 @@ describe("web console", { skip, timeout: 120_000 }, () => {
   let page: Page;
   let bob: { accessKeyId: string; secretAccessKey: string; arn: string };
   let keyId: string;
+  /** A SoftHSM2 token for the custom key store pages, when SoftHSM2 is installed. */
+  let hsm: { dir: string; clusterId: string } | undefined;
 
   const admin = () => trent.credentials;
   const shot = (name: string) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
@@ -58,7 +86,23 @@ describe("web console", { skip, timeout: 120_000 }, () => {
   before(async () => {
     assert.ok(existsSync(join(CONSOLE_DIR, "index.html")), `the console is not built in ${CONSOLE_DIR}: npm run build`);
     mkdirSync(ARTIFACTS, { recursive: true });
-    trent = await startTrentProcess();
+    if (SOFTHSM_MODULE !== undefined) {
+      const dir = mkdtempSync(join(tmpdir(), "trent-console-hsm-"));
+      const conf = join(dir, "softhsm2.conf");
+      writeFileSync(conf, `directories.tokendir = ${dir}\nobjectstore.backend = file\n`);
+      // Trent and the CLI find the token through it.
+      process.env.SOFTHSM2_CONF = conf;
+      execFileSync(
+        "softhsm2-util",
+        ["--init-token", "--free", "--label", "console-store", "--pin", STORE_PIN, "--so-pin", "so-pin-12345"],
+        { stdio: "ignore" },
+      );
+      const listed = await trentCli(["hsm", "list-clusters", "--pkcs11-module", SOFTHSM_MODULE]);
+      assert.equal(listed.code, 0, listed.stderr);
+      const clusters = (JSON.parse(listed.stdout) as { Clusters: { CloudHsmClusterId: string }[] }).Clusters;
+      hsm = { dir, clusterId: clusters[0]?.CloudHsmClusterId as string };
+    }
+    trent = await startTrentProcess(SOFTHSM_MODULE === undefined ? [] : ["--pkcs11-module", SOFTHSM_MODULE]);
     const created = await trentCli(["access-key", "create", "--user", "bob", "--data", trent.dataDir, ...storeArgs()]);
     assert.equal(created.code, 0, created.stderr);
     const printed = JSON.parse(created.stdout) as { AccessKeyId: string; SecretAccessKey: string; Arn: string };
@@ -93,6 +137,7 @@ describe("web console", { skip, timeout: 120_000 }, () => {
   after(async () => {
     await browser?.close();
     await trent?.stop();
+    if (hsm) rmSync(hsm.dir, { recursive: true, force: true });
   });
 
   function storeArgs(): string[] {
@@ -283,6 +328,143 @@ describe("web console", { skip, timeout: 120_000 }, () => {
     await page.getByLabel("Ciphertext (base64)").fill(ciphertext);
     await page.getByRole("button", { name: "Decrypt", exact: true }).click();
     await page.locator("pre.output").getByText("hello from the console").waitFor();
+  });
+
+  it("imports key material into an EXTERNAL key, wrapped in the browser", async () => {
+    const kms = new KMSClient({ endpoint: trent.url, region: trent.region, credentials: admin() });
+    try {
+      const external = await kms.send(new CreateKeyCommand({ Origin: "EXTERNAL", Description: "imported" }));
+      const externalId = external.KeyMetadata?.KeyId as string;
+      await page.goto(`${trent.url}/console/#/keys/${externalId}`);
+      await page.getByRole("heading", { name: "Import key material" }).waitFor();
+      await page.getByText("No key material imported yet.").waitFor();
+      await page.getByLabel("Wrapping algorithm").selectOption("RSAES_OAEP_SHA_1");
+      await page.getByLabel("Wrapping key spec").selectOption("RSA_3072");
+      await page.getByRole("button", { name: "Get wrapping key and import token" }).click();
+      await page.getByText("-----BEGIN PUBLIC KEY-----", { exact: false }).waitFor();
+      await page.getByText(/The import token expires/).waitFor();
+      await page.getByLabel("Key material file").setInputFiles({
+        name: "material.bin",
+        mimeType: "application/octet-stream",
+        buffer: randomBytes(32),
+      });
+      await page.getByLabel("Key material description (optional)").fill("from the console");
+      await shot("import-key-material");
+      await page.getByRole("button", { name: "Wrap and import" }).click();
+      await page.getByText(/Key material \S+ is imported\./).waitFor();
+      await page.locator(".title-row .state").getByText("Enabled").waitFor();
+      await page.locator("tbody tr").filter({ hasText: "from the console" }).getByText("IMPORTED").waitFor();
+      const encrypted = await kms.send(new EncryptCommand({ KeyId: externalId, Plaintext: Buffer.from("imported") }));
+      assert.ok((encrypted.CiphertextBlob?.length ?? 0) > 32);
+      const described = await kms.send(new DescribeKeyCommand({ KeyId: externalId }));
+      assert.equal(described.KeyMetadata?.KeyState, "Enabled");
+    } finally {
+      kms.destroy();
+    }
+  });
+
+  it("replicates a multi-Region key to another Region and opens the replica there", async () => {
+    const kms = new KMSClient({ endpoint: trent.url, region: trent.region, credentials: admin() });
+    const otherRegion = trent.region === "us-west-2" ? "eu-west-1" : "us-west-2";
+    try {
+      const primary = await kms.send(new CreateKeyCommand({ MultiRegion: true, Description: "multi-Region" }));
+      const mrkId = primary.KeyMetadata?.KeyId as string;
+      await page.goto(`${trent.url}/console/#/keys/${mrkId}`);
+      await page.getByRole("heading", { name: "Multi-Region" }).waitFor();
+      await page.getByRole("button", { name: "Replicate to region" }).click();
+      const dialog = page.getByRole("dialog", { name: "Replicate this key" });
+      await dialog.getByText("a key with the same key ID").waitFor();
+      await dialog.getByLabel("Replica Region").fill(otherRegion);
+      await dialog.getByLabel("Replica description (optional)").fill("the console's replica");
+      await dialog.getByRole("button", { name: "Replicate key" }).click();
+      await page.getByText(`Key ${mrkId} is replicated to ${otherRegion}`).waitFor();
+      const remote = new KMSClient({ endpoint: trent.url, region: otherRegion, credentials: admin() });
+      try {
+        const replica = await remote.send(new DescribeKeyCommand({ KeyId: mrkId }));
+        assert.equal(replica.KeyMetadata?.MultiRegionConfiguration?.MultiRegionKeyType, "REPLICA");
+      } finally {
+        remote.destroy();
+      }
+      await page.getByRole("button", { name: `Open in ${otherRegion}` }).click();
+      await page.getByText("the console's replica").waitFor();
+      assert.equal(await page.getByLabel("Region", { exact: true }).inputValue(), otherRegion);
+      await page.getByRole("button", { name: "Make primary" }).waitFor();
+      await page.getByLabel("Region", { exact: true }).fill(trent.region);
+      await page.getByRole("button", { name: "Switch" }).click();
+      await page.getByText("Multi-Region (PRIMARY)").waitFor();
+    } finally {
+      kms.destroy();
+    }
+  });
+
+  it("lists custom key stores and shows CreateCustomKeyStore's error, forgetting the password", async () => {
+    await page.getByRole("link", { name: "Key stores" }).click();
+    await page.getByRole("heading", { name: "Custom key stores" }).waitFor();
+    await page.getByText("No custom key stores.").waitFor();
+    await page.getByLabel("Name", { exact: true }).fill("console-store");
+    await page.getByLabel("CloudHSM cluster ID").fill("cluster-1234567abcd");
+    await page.getByLabel("Trust anchor certificate (PEM)").fill("not a certificate");
+    await page.getByLabel("Key store password (kmsuser)").fill("kmsuser-secret");
+    await page.getByRole("button", { name: "Create key store" }).click();
+    await page.getByRole("alert").first().waitFor();
+    assert.equal(await page.getByLabel("Key store password (kmsuser)").inputValue(), "");
+    // The wizard's custom key store option sends Origin AWS_CLOUDHSM with the store's ID.
+    await page.getByRole("link", { name: "Create key" }).first().click();
+    await page.getByText("Advanced options").click();
+    await page.getByLabel(/^Custom key store —/).check();
+    await page.getByLabel("Custom key store ID").fill("cks-1234567890abcdef0");
+    for (let step = 0; step < 3; step++) await page.getByRole("button", { name: "Next" }).click();
+    await page.getByText("AWS_CLOUDHSM (custom key store cks-1234567890abcdef0)").waitFor();
+    await page.getByRole("button", { name: "Create key" }).click();
+    await page.getByRole("alert").filter({ hasText: "CustomKeyStoreNotFoundException" }).waitFor();
+  });
+
+  it("creates and connects a custom key store on a SoftHSM2 token, and creates a key in it", {
+    skip: SOFTHSM_MODULE === undefined ? "SoftHSM2 is not installed" : false,
+  }, async () => {
+    const { clusterId } = hsm as { clusterId: string };
+    await page.getByRole("link", { name: "Key stores" }).click();
+    await page.getByLabel("Name", { exact: true }).fill("console-hsm");
+    await page.getByLabel("CloudHSM cluster ID").fill(clusterId);
+    await page.getByLabel("Trust anchor certificate (PEM)").fill(TRUST_ANCHOR);
+    await page.getByLabel("Key store password (kmsuser)").fill(STORE_PIN);
+    await page.getByRole("button", { name: "Create key store" }).click();
+    const created = page.getByText(/Custom key store (cks-\S+) is created/);
+    await created.waitFor();
+    const storeId = /(cks-[0-9a-f]+)/.exec((await created.textContent()) ?? "")?.[1] as string;
+    const row = page.locator("tbody tr").filter({ hasText: storeId });
+    await row.getByText("DISCONNECTED").waitFor();
+    await row.getByRole("button", { name: "Connect console-hsm" }).click();
+    await page
+      .getByRole("dialog", { name: "Connect the custom key store" })
+      .getByRole("button", { name: "Connect" })
+      .click();
+    await row.getByText("CONNECTED", { exact: true }).waitFor();
+    await page.getByRole("link", { name: "Create key" }).first().click();
+    await page.getByText("Advanced options").click();
+    await page.getByLabel(/^Custom key store —/).check();
+    await page.getByLabel("Custom key store ID").fill(storeId);
+    for (let step = 0; step < 3; step++) await page.getByRole("button", { name: "Next" }).click();
+    await page.getByRole("button", { name: "Create key" }).click();
+    await page.waitForURL(/#\/keys\/[0-9a-f-]{36}$/);
+    await page.getByText("AWS_CLOUDHSM").first().waitFor();
+    await page.locator(".title-row .state").getByText("Enabled").waitFor();
+    const hsmKeyId = decodeURIComponent(page.url().split("/").at(-1) as string);
+    const kms = new KMSClient({ endpoint: trent.url, region: trent.region, credentials: admin() });
+    try {
+      const described = await kms.send(new DescribeKeyCommand({ KeyId: hsmKeyId }));
+      assert.equal(described.KeyMetadata?.CustomKeyStoreId, storeId);
+      await kms.send(new EncryptCommand({ KeyId: hsmKeyId, Plaintext: Buffer.from("in the token") }));
+    } finally {
+      kms.destroy();
+    }
+    await page.getByRole("link", { name: "Key stores" }).click();
+    await row.getByRole("button", { name: "Disconnect console-hsm" }).click();
+    await page
+      .getByRole("dialog", { name: "Disconnect the custom key store" })
+      .getByRole("button", { name: "Disconnect" })
+      .click();
+    await row.getByText("DISCONNECTED").waitFor();
   });
 
   it("charts health and load from /metrics, live", async () => {

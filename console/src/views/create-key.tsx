@@ -15,6 +15,7 @@ export function CreateKeyPage({ clients }: { clients: Clients }) {
   const [spec, setSpec] = useState("SYMMETRIC_DEFAULT");
   const [origin, setOrigin] = useState<OriginType>("AWS_KMS");
   const [multiRegion, setMultiRegion] = useState(false);
+  const [customKeyStoreId, setCustomKeyStoreId] = useState("");
   const [alias, setAlias] = useState("");
   const [description, setDescription] = useState("");
   const [tags, setTags] = useState<{ key: string; value: string }[]>([]);
@@ -61,7 +62,8 @@ export function CreateKeyPage({ clients }: { clients: Clients }) {
     alias !== "" && !/^alias\/[a-zA-Z0-9/_-]+$/.test(alias)
       ? "An alias is alias/ then letters, digits, / _ or -."
       : null;
-  const canAdvance = [true, aliasProblem === null, policyProblem === null, true][step];
+  const storeReady = origin !== "AWS_CLOUDHSM" || (choice?.spec === "SYMMETRIC_DEFAULT" && customKeyStoreId !== "");
+  const canAdvance = [storeReady, aliasProblem === null, policyProblem === null, true][step];
 
   const create = async () => {
     if (choice === undefined) return;
@@ -74,6 +76,7 @@ export function CreateKeyPage({ clients }: { clients: Clients }) {
           KeyUsage: choice.usage,
           Origin: origin,
           MultiRegion: multiRegion,
+          ...(origin === "AWS_CLOUDHSM" ? { CustomKeyStoreId: customKeyStoreId } : {}),
           ...(description ? { Description: description } : {}),
           ...(customPolicy ? { Policy: policy } : {}),
           ...(tags.length
@@ -174,11 +177,38 @@ export function CreateKeyPage({ clients }: { clients: Clients }) {
                   />
                   External — you import the key material (the key waits in PendingImport)
                 </label>
+                {choice?.spec === "SYMMETRIC_DEFAULT" && (
+                  <label class="check">
+                    <input
+                      type="radio"
+                      name="origin"
+                      checked={origin === "AWS_CLOUDHSM"}
+                      onChange={() => {
+                        setOrigin("AWS_CLOUDHSM");
+                        setMultiRegion(false);
+                      }}
+                    />
+                    Custom key store — the key material is made in a connected CloudHSM key store
+                  </label>
+                )}
+                {origin === "AWS_CLOUDHSM" && (
+                  <label>
+                    Custom key store ID
+                    <input
+                      value={customKeyStoreId}
+                      onInput={(e) => setCustomKeyStoreId(e.currentTarget.value.trim())}
+                      placeholder="cks-…"
+                      required
+                      spellcheck={false}
+                    />
+                  </label>
+                )}
               </fieldset>
               <label class="check">
                 <input
                   type="checkbox"
                   checked={multiRegion}
+                  disabled={origin === "AWS_CLOUDHSM"}
                   onChange={(e) => setMultiRegion(e.currentTarget.checked)}
                 />
                 Multi-Region key (a primary that can be replicated)
@@ -278,7 +308,7 @@ export function CreateKeyPage({ clients }: { clients: Clients }) {
             <dt>Algorithms</dt>
             <dd>{choice?.algorithms.join(", ")}</dd>
             <dt>Origin</dt>
-            <dd>{origin}</dd>
+            <dd>{origin === "AWS_CLOUDHSM" ? `AWS_CLOUDHSM (custom key store ${customKeyStoreId})` : origin}</dd>
             <dt>Regionality</dt>
             <dd>{multiRegion ? "Multi-Region" : "Single Region"}</dd>
             <dt>Alias</dt>

@@ -31,6 +31,7 @@ import { type Clients, type ShownError, shownError } from "../aws";
 import { ConfirmAction, ErrorBox, formatDate, Notice, useLoad } from "../components";
 import { jsonProblem } from "../policy-json";
 import { href } from "../router";
+import { ImportMaterial, MultiRegion } from "./key-material";
 import { listAllAliases } from "./keys";
 
 type Props = { clients: Clients; keyId: string };
@@ -233,6 +234,8 @@ function KeyDetails({ clients, metadata, reload }: { clients: Clients; metadata:
       </Section>
       <Aliases clients={clients} keyId={keyId} />
       <Tags clients={clients} keyId={keyId} />
+      {metadata.Origin === "EXTERNAL" && <ImportMaterial clients={clients} metadata={metadata} reload={reload} />}
+      {metadata.MultiRegion && <MultiRegion clients={clients} metadata={metadata} reload={reload} />}
       {metadata.KeySpec === "SYMMETRIC_DEFAULT" && <Rotation clients={clients} metadata={metadata} />}
       <KeyPolicy clients={clients} keyId={keyId} />
       <Grants clients={clients} metadata={metadata} />
