@@ -15,6 +15,7 @@ import {
   KMSClient,
 } from "@aws-sdk/client-kms";
 import { type Browser, chromium, type Page } from "playwright-core";
+import { SOFTHSM_MODULES, TRUST_ANCHOR } from "../support/softhsm.js";
 import { trentCli } from "./trent-cli.js";
 import { startTrentProcess, type TrentProcess } from "./trent-process.js";
 
@@ -35,23 +36,8 @@ const missingChromium = !existsSync(CHROMIUM);
 if (missingChromium && process.env.CI) {
   throw new Error(`Chromium is not at ${CHROMIUM}: install Debian's chromium package (scripts/test.sh does)`);
 }
-const SOFTHSM_MODULE = ["/usr/lib/softhsm/libsofthsm2.so", "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so"].find(
-  (path) => existsSync(path),
-);
+const SOFTHSM_MODULE = SOFTHSM_MODULES.find((path) => existsSync(path));
 const STORE_PIN = "kmsuser-pin-1";
-// A throwaway self-signed certificate: Trent keeps a custom key store's trust anchor and checks only that it is one.
-const TRUST_ANCHOR = `-----BEGIN CERTIFICATE-----
-MIIBfzCCASWgAwIBAgIUYFeNoOWxl1fQrTI+GQnU8TbeLd4wCgYIKoZIzj0EAwIw
-FTETMBEGA1UEAwwKY3VzdG9tZXJDQTAeFw0yNjExMjYwMTI3MzRaFw0zNjExMjMw
-MTI3MzRaMBUxEzARBgNVBAMMCmN1c3RvbWVyQ0EwWTATBgcqhkjOPQIBBggqhkjO
-PQMBBwNCAAQNtbpCvhO5xieKsGBKNbwpWx2nPOMsJJoZJ56juz/et+x6IHePWm/C
-I91buMdQEhsPLuF/JgK57QLR0xZvSod3o1MwUTAdBgNVHQ4EFgQUr4sAgHHk+G76
-FPoUqc6c5HNEbT8wHwYDVR0jBBgwFoAUr4sAgHHk+G76FPoUqc6c5HNEbT8wDwYD
-VR0TAQH/BAUwAwEB/zAKBggqhkjOPQQDAgNIADBFAiEAy2aB71UshY0GrW1xBFq4
-+QbQ3swbawqHI55J9/WYT0sCIEybxqU066viES3tyDecC+kLXmovR8/gVMMFwgm0
-yGyR
------END CERTIFICATE-----
-`;
 const skip = onPostgres
   ? "the console's browser tests run once, on SQLite"
   : missingChromium

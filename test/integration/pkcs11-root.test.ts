@@ -25,24 +25,11 @@ import {
 } from "@aws-sdk/client-kms";
 import { clusterIdOfToken } from "../../src/domain/custom-key-store.js";
 import { Pkcs11Token } from "../../src/hsm/pkcs11-token.js";
+import { SOFTHSM_MODULES, TRUST_ANCHOR } from "../support/softhsm.js";
 import { TRENT_CLI, trentCli } from "./trent-cli.js";
 import { createDatabase, dropDatabase, startTrentProcess, type TrentProcess, testStore } from "./trent-process.js";
 
-const SOFTHSM_MODULES = ["/usr/lib/softhsm/libsofthsm2.so", "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so"];
 const MESSAGE = Buffer.from("signed under the file root");
-// A throwaway self-signed certificate: Trent keeps a custom key store's trust anchor and checks only that it is one.
-const TRUST_ANCHOR = `-----BEGIN CERTIFICATE-----
-MIIBfzCCASWgAwIBAgIUYFeNoOWxl1fQrTI+GQnU8TbeLd4wCgYIKoZIzj0EAwIw
-FTETMBEGA1UEAwwKY3VzdG9tZXJDQTAeFw0yNjExMjYwMTI3MzRaFw0zNjExMjMw
-MTI3MzRaMBUxEzARBgNVBAMMCmN1c3RvbWVyQ0EwWTATBgcqhkjOPQIBBggqhkjO
-PQMBBwNCAAQNtbpCvhO5xieKsGBKNbwpWx2nPOMsJJoZJ56juz/et+x6IHePWm/C
-I91buMdQEhsPLuF/JgK57QLR0xZvSod3o1MwUTAdBgNVHQ4EFgQUr4sAgHHk+G76
-FPoUqc6c5HNEbT8wHwYDVR0jBBgwFoAUr4sAgHHk+G76FPoUqc6c5HNEbT8wDwYD
-VR0TAQH/BAUwAwEB/zAKBggqhkjOPQQDAgNIADBFAiEAy2aB71UshY0GrW1xBFq4
-+QbQ3swbawqHI55J9/WYT0sCIEybxqU066viES3tyDecC+kLXmovR8/gVMMFwgm0
-yGyR
------END CERTIFICATE-----
-`;
 
 interface TestToken {
   readonly modulePath: string;

@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { readdirSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -20,34 +19,10 @@ import { generateRandom } from "../../src/ops/generate-random.js";
 import { updateCustomKeyStore } from "../../src/ops/update-custom-key-store.js";
 import { Pkcs11Root } from "../../src/root/pkcs11-root.js";
 import { openTestServices, type TestServices, testCaller } from "../support/services.js";
-
-const NOT_INSTALLED = 3;
-const TRUST_ANCHOR = `-----BEGIN CERTIFICATE-----
-MIIBfzCCASWgAwIBAgIUYFeNoOWxl1fQrTI+GQnU8TbeLd4wCgYIKoZIzj0EAwIw
-FTETMBEGA1UEAwwKY3VzdG9tZXJDQTAeFw0yNjExMjYwMTI3MzRaFw0zNjExMjMw
-MTI3MzRaMBUxEzARBgNVBAMMCmN1c3RvbWVyQ0EwWTATBgcqhkjOPQIBBggqhkjO
-PQMBBwNCAAQNtbpCvhO5xieKsGBKNbwpWx2nPOMsJJoZJ56juz/et+x6IHePWm/C
-I91buMdQEhsPLuF/JgK57QLR0xZvSod3o1MwUTAdBgNVHQ4EFgQUr4sAgHHk+G76
-FPoUqc6c5HNEbT8wHwYDVR0jBBgwFoAUr4sAgHHk+G76FPoUqc6c5HNEbT8wDwYD
-VR0TAQH/BAUwAwEB/zAKBggqhkjOPQQDAgNIADBFAiEAy2aB71UshY0GrW1xBFq4
-+QbQ3swbawqHI55J9/WYT0sCIEybxqU066viES3tyDecC+kLXmovR8/gVMMFwgm0
-yGyR
------END CERTIFICATE-----
-`;
-
-/** A throwaway SoftHSM2 token; undefined (the tests skip) when SoftHSM2 is missing outside CI. */
-function makeToken(): { modulePath: string; dir: string; tokenLabel: string; pin: string } | undefined {
-  const made = spawnSync("node", ["scripts/softhsm-test-token.mjs", "create", "cks-sessions"], { encoding: "utf8" });
-  if (made.status === NOT_INSTALLED && !process.env.CI) return undefined;
-  assert.equal(made.status, 0, made.stderr);
-  const token = JSON.parse(made.stdout);
-  // Cryptoki reads the configuration once per process: before the module is first loaded.
-  process.env.SOFTHSM2_CONF = token.conf;
-  return token;
-}
+import { makeTestToken, TRUST_ANCHOR } from "../support/softhsm.js";
 
 describe("custom key store sessions on a token this process already uses", () => {
-  const token = makeToken();
+  const token = makeTestToken("cks-sessions");
   const skip = token === undefined && "SoftHSM2 is not installed";
   let test_: TestServices;
   let context: OperationContext;

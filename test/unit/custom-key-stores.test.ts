@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { rmSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
 import { clusterIdOfToken } from "../../src/domain/custom-key-store.js";
@@ -15,35 +14,12 @@ import { scheduleKeyDeletion } from "../../src/ops/schedule-key-deletion.js";
 import { checkIntegrity } from "../../src/store/integrity-check.js";
 import type { SqliteKeyStore } from "../../src/store/sqlite/sqlite-store.js";
 import { openTestServices, type TestServices, testCaller } from "../support/services.js";
+import { makeTestToken, TRUST_ANCHOR } from "../support/softhsm.js";
 
-const NOT_INSTALLED = 3;
 const DAY_MS = 86_400_000;
-const TRUST_ANCHOR = `-----BEGIN CERTIFICATE-----
-MIIBfzCCASWgAwIBAgIUYFeNoOWxl1fQrTI+GQnU8TbeLd4wCgYIKoZIzj0EAwIw
-FTETMBEGA1UEAwwKY3VzdG9tZXJDQTAeFw0yNjExMjYwMTI3MzRaFw0zNjExMjMw
-MTI3MzRaMBUxEzARBgNVBAMMCmN1c3RvbWVyQ0EwWTATBgcqhkjOPQIBBggqhkjO
-PQMBBwNCAAQNtbpCvhO5xieKsGBKNbwpWx2nPOMsJJoZJ56juz/et+x6IHePWm/C
-I91buMdQEhsPLuF/JgK57QLR0xZvSod3o1MwUTAdBgNVHQ4EFgQUr4sAgHHk+G76
-FPoUqc6c5HNEbT8wHwYDVR0jBBgwFoAUr4sAgHHk+G76FPoUqc6c5HNEbT8wDwYD
-VR0TAQH/BAUwAwEB/zAKBggqhkjOPQQDAgNIADBFAiEAy2aB71UshY0GrW1xBFq4
-+QbQ3swbawqHI55J9/WYT0sCIEybxqU066viES3tyDecC+kLXmovR8/gVMMFwgm0
-yGyR
------END CERTIFICATE-----
-`;
-
-/** A throwaway SoftHSM2 token; undefined (the tests skip) when SoftHSM2 is missing outside CI. */
-function makeToken(): { modulePath: string; dir: string; tokenLabel: string; pin: string } | undefined {
-  const made = spawnSync("node", ["scripts/softhsm-test-token.mjs", "create", "cks-unit"], { encoding: "utf8" });
-  if (made.status === NOT_INSTALLED && !process.env.CI) return undefined;
-  assert.equal(made.status, 0, made.stderr);
-  const token = JSON.parse(made.stdout);
-  // Cryptoki reads the configuration once per process: before the module is first loaded.
-  process.env.SOFTHSM2_CONF = token.conf;
-  return token;
-}
 
 describe("keys in a custom key store, when their deletion window passes", () => {
-  const token = makeToken();
+  const token = makeTestToken("cks-unit");
   let now = new Date("2030-01-01T00:00:00Z");
   let test_: TestServices;
   let context: OperationContext;
